@@ -1,0 +1,1 @@
+"""The pmc runtime: ledger, streams, fleet, insertion supervision, rejects, CLI."""

@@ -1,0 +1,1 @@
+"""One module per `pmc` command group; see controller.cli."""

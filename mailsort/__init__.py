@@ -1,0 +1,1 @@
+"""Postal presort: pure functions over frozen dataclasses, no I/O. Imports neither controller/ nor drivers/."""

@@ -1,0 +1,1 @@
+"""Software devices speaking the real wire protocols on loopback. Import nothing of controller/."""
