@@ -1,0 +1,1 @@
+"""Print streams: readers and writers for AFP, PDF, PostScript and PCL; see base.py."""
