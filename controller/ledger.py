@@ -27,7 +27,7 @@ import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterable, Iterator, Sequence
+from typing import Iterable, NamedTuple, Sequence
 
 from controller.errors import (
     DuplicatePieceError,
@@ -36,11 +36,15 @@ from controller.errors import (
     PieceError,
     UnknownPieceError,
 )
-from controller.model import DUPLICATE_KINDS, PieceEvent, PieceEventKind, PieceState, next_state
+from controller.model import DUPLICATE_KINDS, TRANSITIONS, PieceEvent, PieceEventKind, PieceState, next_state
 
 logger = logging.getLogger(__name__)
 
 SCHEMA_VERSION = 1
+# No index on events: a piece's history is a chain through prev_seq from pieces.last_seq, so the
+# append-only log costs one B-tree append per event. Counts per job and state are kept in
+# state_counts, updated with the group's deltas, and open rejects in their own small table, rather
+# than indexes on pieces.state rewritten on every transition.
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS events (
@@ -50,6 +54,7 @@ CREATE TABLE IF NOT EXISTS events (
     kind TEXT NOT NULL,
     from_state TEXT,
     to_state TEXT NOT NULL,
+    prev_seq INTEGER,
     device TEXT,
     device_seq INTEGER,
     container TEXT,
@@ -57,7 +62,6 @@ CREATE TABLE IF NOT EXISTS events (
     data TEXT,
     at REAL NOT NULL
 );
-CREATE INDEX IF NOT EXISTS events_piece ON events (piece_id);
 CREATE TABLE IF NOT EXISTS device_events (
     device TEXT NOT NULL,
     device_seq INTEGER NOT NULL,
@@ -72,20 +76,34 @@ CREATE TABLE IF NOT EXISTS pieces (
     events INTEGER NOT NULL,
     last_seq INTEGER NOT NULL
 ) WITHOUT ROWID;
-CREATE INDEX IF NOT EXISTS pieces_job_state ON pieces (job_id, state);
 CREATE INDEX IF NOT EXISTS pieces_container ON pieces (container) WHERE container IS NOT NULL;
-CREATE INDEX IF NOT EXISTS pieces_rejects ON pieces (state)
-    WHERE state IN ('diverted', 'reprint_queued', 'hand_finished');
+CREATE TABLE IF NOT EXISTS rejects (piece_id TEXT PRIMARY KEY, job_id TEXT NOT NULL) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS state_counts (
+    job_id TEXT NOT NULL,
+    state TEXT NOT NULL,
+    n INTEGER NOT NULL,
+    PRIMARY KEY (job_id, state)
+) WITHOUT ROWID;
 """
 
 REJECT_STATES = (PieceState.DIVERTED, PieceState.REPRINT_QUEUED, PieceState.HAND_FINISHED)
 _CHUNK = 500  # host parameters per IN (...) query
 _MAX_GROUP = 4096  # requests folded into one transaction at most
 
+# The state machine as plain strings for the writer's hot path: kind -> {from state or None: to state}
+_NEXT: dict[str, dict[str | None, str]] = {
+    kind.value: {(s.value if s is not None else None): to.value for s in allowed}
+    for kind, (allowed, to) in TRANSITIONS.items()
+}
+_STATE = {s.value: s for s in PieceState}
+_DUPLICATE_FROM = {PieceState.INSERTED.value, PieceState.MAILED.value}
+_REJECT_VALUES = frozenset(s.value for s in REJECT_STATES)
 
-@dataclass(frozen=True, slots=True)
-class Applied:
-    """The ledger's answer to one event: its number and the transition it made."""
+
+class Applied(NamedTuple):
+    """The ledger's answer to one event: its number and the transition it made.
+
+    A NamedTuple rather than a dataclass: one is built per event on the bulk-import path."""
 
     seq: int
     piece_id: str
@@ -119,16 +137,9 @@ class HistoryEntry:
     at: float
 
 
-@dataclass(slots=True)
-class _Row:
-    """A piece's current row while a group is being applied."""
-
-    job_id: str
-    state: PieceState
-    container: str | None
-    events: int
-    last_seq: int
-    exists: bool
+# A piece's current row while a group is applied:
+# (job_id, state, container, events, last_seq, changed, container_changed, existed_before_the_group)
+_Row = tuple
 
 
 @dataclass(slots=True)
@@ -142,18 +153,13 @@ class _Request:
 _STOP = object()
 
 
-def connect(path: str | os.PathLike[str], *, readonly: bool = False) -> sqlite3.Connection:
+def connect(path: str | os.PathLike[str]) -> sqlite3.Connection:
     """A connection with the pragmas the ledger relies on."""
-    if readonly:
-        uri = Path(path).resolve().as_uri() + "?mode=ro"
-        con = sqlite3.connect(uri, uri=True, check_same_thread=False, isolation_level=None)
-    else:
-        con = sqlite3.connect(os.fspath(path), check_same_thread=False, isolation_level=None)
+    con = sqlite3.connect(os.fspath(path), check_same_thread=False, isolation_level=None)
     con.execute("PRAGMA busy_timeout = 10000")
-    if not readonly:
-        mode = con.execute("PRAGMA journal_mode = WAL").fetchone()[0]
-        if mode.lower() != "wal":
-            raise LedgerError(f"{path}: could not switch the ledger to WAL mode (got {mode!r})")
+    mode = con.execute("PRAGMA journal_mode = WAL").fetchone()[0]
+    if mode.lower() != "wal":
+        raise LedgerError(f"{path}: could not switch the ledger to WAL mode (got {mode!r})")
     con.execute("PRAGMA synchronous = NORMAL")
     return con
 
@@ -220,13 +226,12 @@ class _Writer:
     def _apply_group(self, group: list[_Request]) -> list[object]:
         con = self.con
         seq = con.execute("SELECT coalesce(max(seq), 0) FROM events").fetchone()[0]
-        rows: dict[str, _Row | None] = {}
-        marks: dict[tuple[str, int], int] = {}
-        self._load(group, rows, marks)
+        rows, marks = self._load(group)
         now = time.time()
         event_rows: list[tuple] = []
         mark_rows: list[tuple] = []
         outcomes: list[object] = []
+        apply = self._apply
         for request in group:
             if request.atomic:
                 saved = (seq, len(event_rows), len(mark_rows))
@@ -234,7 +239,7 @@ class _Writer:
                 results: list[Applied] = []
                 try:
                     for event in request.events:
-                        seq, applied = self._apply(event, seq, rows, marks, now, event_rows, mark_rows, undo)
+                        seq, applied = apply(event, seq, rows, marks, now, event_rows, mark_rows, undo)
                         results.append(applied)
                 except PieceError as exc:
                     for pid, before in reversed(undo):
@@ -249,47 +254,75 @@ class _Writer:
                     outcomes.append(results)
             else:
                 try:
-                    seq, applied = self._apply(request.events[0], seq, rows, marks, now, event_rows, mark_rows, None)
+                    seq, applied = apply(request.events[0], seq, rows, marks, now, event_rows, mark_rows, None)
                 except PieceError as exc:
                     outcomes.append(exc)
                 else:
                     outcomes.append(applied)
-        con.executemany("INSERT INTO events VALUES (?,?,?,?,?,?,?,?,?,?,?,?)", event_rows)
+        if not event_rows:
+            return outcomes
+        con.executemany("INSERT INTO events VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)", event_rows)
         if mark_rows:
             con.executemany("INSERT INTO device_events VALUES (?,?,?)", mark_rows)
-        changed = [
-            (pid, r.job_id, r.state.value, r.container, r.events, r.last_seq)
-            for pid, r in rows.items()
-            if r is not None and r.last_seq > 0 and not r.exists
-        ]
-        if changed:
-            con.executemany(
-                "INSERT INTO pieces VALUES (?,?,?,?,?,?) ON CONFLICT (piece_id) DO UPDATE SET"
-                " state = excluded.state, container = excluded.container,"
-                " events = excluded.events, last_seq = excluded.last_seq",
-                changed,
-            )
+        # three statements so that SQLite touches the container index only when a container changes
+        new_rows, moved, stepped = [], [], []
+        for pid, r in rows.items():
+            if r is None or not r[5]:
+                continue
+            if not r[7]:
+                new_rows.append((pid, *r[:5]))
+            elif r[6]:
+                moved.append((r[1], r[2], r[3], r[4], pid))
+            else:
+                stepped.append((r[1], r[3], r[4], pid))
+        if new_rows:
+            con.executemany("INSERT INTO pieces VALUES (?,?,?,?,?,?)", new_rows)
+        if moved:
+            con.executemany("UPDATE pieces SET state = ?, container = ?, events = ?, last_seq = ? WHERE piece_id = ?", moved)
+        if stepped:
+            con.executemany("UPDATE pieces SET state = ?, events = ?, last_seq = ? WHERE piece_id = ?", stepped)
+        entered, left = [], []
+        for r in event_rows:
+            if r[5] in _REJECT_VALUES:
+                if r[4] not in _REJECT_VALUES:
+                    entered.append((r[1], r[2]))
+            elif r[4] in _REJECT_VALUES:
+                left.append((r[1],))
+        if entered:
+            con.executemany("INSERT OR IGNORE INTO rejects VALUES (?,?)", entered)
+        if left:
+            con.executemany("DELETE FROM rejects WHERE piece_id = ?", left)
+        deltas: dict[tuple[str, str], int] = {}
+        for r in event_rows:
+            if r[4] is not None:
+                key = (r[2], r[4])
+                deltas[key] = deltas.get(key, 0) - 1
+            key = (r[2], r[5])
+            deltas[key] = deltas.get(key, 0) + 1
+        con.executemany(
+            "INSERT INTO state_counts VALUES (?,?,?) ON CONFLICT (job_id, state) DO UPDATE SET n = n + excluded.n",
+            [(j, s, d) for (j, s), d in deltas.items() if d],
+        )
         return outcomes
 
-    def _load(self, group: list[_Request], rows: dict[str, _Row | None], marks: dict[tuple[str, int], int]) -> None:
+    def _load(self, group: list[_Request]) -> tuple[dict[str, _Row | None], dict[tuple[str, int], int]]:
         """Read the current rows of every piece and the device marks the group touches."""
-        ids: set[str] = set()
+        ids: dict[str, None] = {}
         devices: dict[str, set[int]] = {}
         for request in group:
             for event in request.events:
-                ids.add(event.piece_id)
-                if event.device is not None and event.device_seq is not None:
+                ids[event.piece_id] = None
+                if event.device_seq is not None and event.device is not None:
                     devices.setdefault(event.device, set()).add(event.device_seq)
+        rows: dict[str, _Row | None] = dict.fromkeys(ids)
         con = self.con
         id_list = list(ids)
         for i in range(0, len(id_list), _CHUNK):
             chunk = id_list[i : i + _CHUNK]
-            q = f"SELECT piece_id, job_id, state, container, events, last_seq FROM pieces WHERE piece_id IN ({','.join('?' * len(chunk))})"
+            q = f"SELECT {_PIECE_COLS} FROM pieces WHERE piece_id IN ({','.join('?' * len(chunk))})"
             for pid, job, state, container, n, last in con.execute(q, chunk):
-                # exists=True until the row changes; a changed row is written back once
-                rows[pid] = _Row(job, PieceState(state), container, n, last, True)
-        for pid in id_list:
-            rows.setdefault(pid, None)
+                rows[pid] = (job, state, container, n, last, False, False, True)
+        marks: dict[tuple[str, int], int] = {}
         for device, seqs in devices.items():
             seq_list = list(seqs)
             for i in range(0, len(seq_list), _CHUNK):
@@ -297,6 +330,7 @@ class _Writer:
                 q = f"SELECT device_seq, seq FROM device_events WHERE device = ? AND device_seq IN ({','.join('?' * len(chunk))})"
                 for dseq, seq in con.execute(q, [device, *chunk]):
                     marks[(device, dseq)] = seq
+        return rows, marks
 
     def _apply(
         self,
@@ -309,47 +343,57 @@ class _Writer:
         mark_rows: list[tuple],
         undo: list[tuple[str, _Row | None]] | None,
     ) -> tuple[int, Applied]:
-        mark = (event.device, event.device_seq) if event.device is not None and event.device_seq is not None else None
-        if mark is not None and mark in marks:
-            return seq, self._earlier(marks[mark], event, event_rows)
-        row = rows[event.piece_id]
-        current = row.state if row is not None else None
-        to = next_state(current, event.kind)
+        pid = event.piece_id
+        kind = event.kind
+        mark = None
+        if event.device_seq is not None and event.device is not None:
+            mark = (event.device, event.device_seq)
+            if mark in marks:
+                return seq, self._earlier(marks[mark], event_rows)
+        row = rows[pid]
+        current = row[1] if row is not None else None
+        kind_value = kind._value_
+        to = _NEXT[kind_value].get(current)
         if to is None:
             if current is None:
-                raise UnknownPieceError(event.piece_id, None, event.kind.value)
-            if event.kind in DUPLICATE_KINDS and current in (PieceState.INSERTED, PieceState.MAILED):
-                raise DuplicatePieceError(event.piece_id, current.value, event.kind.value)
-            raise IllegalTransitionError(event.piece_id, current.value, event.kind.value)
+                raise UnknownPieceError(pid, None, kind.value)
+            if kind in DUPLICATE_KINDS and current in _DUPLICATE_FROM:
+                raise DuplicatePieceError(pid, current, kind.value)
+            raise IllegalTransitionError(pid, current, kind.value)
         if row is None:
-            if not event.job_id:
-                raise PieceError(f"piece {event.piece_id}: an 'indexed' event needs a job_id", piece_id=event.piece_id)
             job_id = event.job_id
+            if not job_id:
+                raise PieceError(f"piece {pid}: an 'indexed' event needs a job_id", piece_id=pid)
             container = event.container
             n = 0
+            prev = None
+            existed = moved = False
         else:
-            if event.job_id is not None and event.job_id != row.job_id:
-                raise PieceError(
-                    f"piece {event.piece_id} belongs to job {row.job_id}, not {event.job_id}", piece_id=event.piece_id
-                )
-            job_id = row.job_id
-            container = event.container if event.container is not None else row.container
-            n = row.events
+            job_id = row[0]
+            if event.job_id is not None and event.job_id != job_id:
+                raise PieceError(f"piece {pid} belongs to job {job_id}, not {event.job_id}", piece_id=pid)
+            if event.container is not None and event.container != row[2]:
+                container, moved = event.container, True
+            else:
+                container, moved = row[2], row[6]
+            n = row[3]
+            prev = row[4]
+            existed = row[7]
         seq += 1
         if undo is not None:
-            undo.append((event.piece_id, row))
-        rows[event.piece_id] = _Row(job_id, to, container, n + 1, seq, False)
+            undo.append((pid, row))
+        rows[pid] = (job_id, to, container, n + 1, seq, True, moved, existed)
         data = json.dumps(dict(event.data), sort_keys=True, separators=(",", ":")) if event.data else None
         event_rows.append(
-            (seq, event.piece_id, job_id, event.kind.value, current.value if current else None, to.value,
-             event.device, event.device_seq, event.container, event.reason, data, now)
+            (seq, pid, job_id, kind_value, current, to, prev, event.device, event.device_seq,
+             event.container, event.reason, data, now)
         )
         if mark is not None:
             marks[mark] = seq
             mark_rows.append((mark[0], mark[1], seq))
-        return seq, Applied(seq, event.piece_id, event.kind, current, to)
+        return seq, Applied(seq, pid, kind, _STATE[current] if current else None, _STATE[to])
 
-    def _earlier(self, seq: int, event: PieceEvent, pending: list[tuple]) -> Applied:
+    def _earlier(self, seq: int, pending: list[tuple]) -> Applied:
         for r in reversed(pending):
             if r[0] == seq:
                 row = r
@@ -358,9 +402,7 @@ class _Writer:
             row = self.con.execute(
                 "SELECT seq, piece_id, job_id, kind, from_state, to_state FROM events WHERE seq = ?", (seq,)
             ).fetchone()
-        return Applied(
-            seq, row[1], PieceEventKind(row[3]), PieceState(row[4]) if row[4] else None, PieceState(row[5]), True
-        )
+        return Applied(seq, row[1], PieceEventKind(row[3]), _STATE[row[4]] if row[4] else None, _STATE[row[5]], True)
 
 
 def _resolve(request: _Request, outcome: object) -> None:
@@ -499,9 +541,9 @@ def _piece(con: sqlite3.Connection, piece_id: str) -> PieceRecord | None:
 
 def _counts(con: sqlite3.Connection, job_id: str | None) -> dict[str, dict[PieceState, int]]:
     if job_id is None:
-        cur = con.execute("SELECT job_id, state, count(*) FROM pieces GROUP BY job_id, state ORDER BY job_id")
+        cur = con.execute("SELECT job_id, state, n FROM state_counts WHERE n != 0 ORDER BY job_id")
     else:
-        cur = con.execute("SELECT job_id, state, count(*) FROM pieces WHERE job_id = ? GROUP BY state", (job_id,))
+        cur = con.execute("SELECT job_id, state, n FROM state_counts WHERE job_id = ? AND n != 0", (job_id,))
     out: dict[str, dict[PieceState, int]] = {}
     for job, state, n in cur:
         out.setdefault(job, {})[PieceState(state)] = n
@@ -514,19 +556,23 @@ def _container(con: sqlite3.Connection, container: str) -> list[PieceRecord]:
 
 
 def _rejects(con: sqlite3.Connection, job_id: str | None) -> list[PieceRecord]:
-    states = tuple(s.value for s in REJECT_STATES)
-    q = f"SELECT {_PIECE_COLS} FROM pieces WHERE state IN (?,?,?)"
-    args: tuple = states
+    cols = ", ".join(f"p.{c.strip()}" for c in _PIECE_COLS.split(","))
+    q = f"SELECT {cols} FROM rejects r JOIN pieces p ON p.piece_id = r.piece_id"
+    args: tuple = ()
     if job_id is not None:
-        q += " AND job_id = ?"
-        args = (*states, job_id)
-    return [_record(r) for r in con.execute(q + " ORDER BY last_seq", args)]
+        q += " WHERE r.job_id = ?"
+        args = (job_id,)
+    return [_record(r) for r in con.execute(q + " ORDER BY p.last_seq", args)]
 
 
 def _history(con: sqlite3.Connection, piece_id: str) -> list[HistoryEntry]:
+    # follow the chain of prev_seq back from the piece's last event: no index on the log needed
     cur = con.execute(
-        "SELECT seq, kind, from_state, to_state, device, device_seq, container, reason, data, at"
-        " FROM events WHERE piece_id = ? ORDER BY seq",
+        "WITH RECURSIVE chain(seq) AS ("
+        " SELECT last_seq FROM pieces WHERE piece_id = ?"
+        " UNION ALL SELECT e.prev_seq FROM events e JOIN chain c ON e.seq = c.seq WHERE e.prev_seq IS NOT NULL)"
+        " SELECT e.seq, kind, from_state, to_state, device, device_seq, container, reason, data, at"
+        " FROM chain JOIN events e ON e.seq = chain.seq ORDER BY e.seq",
         (piece_id,),
     )
     return [
@@ -549,18 +595,16 @@ def fold(events: Iterable[tuple[str, PieceEventKind]]) -> dict[str, PieceState]:
     return states
 
 
-def _iter_log(con: sqlite3.Connection) -> Iterator[tuple]:
-    yield from con.execute("SELECT seq, piece_id, kind, from_state, to_state, container FROM events ORDER BY seq")
-
-
 def verify_connection(con: sqlite3.Connection) -> list[str]:
-    """Fold the whole log (in one read transaction) and compare it with the pieces table."""
+    """Fold the whole log (in one read transaction) and compare it with the state and count tables."""
     problems: list[str] = []
     con.execute("BEGIN")
     try:
-        states: dict[str, tuple[PieceState, str | None, int, int]] = {}
+        # piece -> (state, container, events, last_seq, job)
+        states: dict[str, tuple[PieceState, str | None, int, int, str]] = {}
         prev = 0
-        for seq, pid, kind, frm, to, container in _iter_log(con):
+        cur = con.execute("SELECT seq, piece_id, job_id, kind, from_state, to_state, prev_seq, container FROM events ORDER BY seq")
+        for seq, pid, job, kind, frm, to, prev_seq, container in cur:
             if seq != prev + 1:
                 problems.append(f"event numbers jump from {prev} to {seq}")
             prev = seq
@@ -571,11 +615,15 @@ def verify_connection(con: sqlite3.Connection) -> list[str]:
             expected = next_state(cur_state, PieceEventKind(kind))
             if expected is None or expected.value != to:
                 problems.append(f"event {seq} (piece {pid}): {kind!r} from {frm!r} to {to!r} is not a legal transition")
+            if prev_seq != (current[3] if current else None):
+                problems.append(f"event {seq} (piece {pid}) links back to event {prev_seq}, the piece's previous is {current[3] if current else None}")
+            if current and current[4] != job:
+                problems.append(f"event {seq} (piece {pid}) names job {job}, earlier events {current[4]}")
             n = current[2] + 1 if current else 1
             keep_container = container if container is not None else (current[1] if current else None)
-            states[pid] = (PieceState(to), keep_container, n, seq)
+            states[pid] = (PieceState(to), keep_container, n, seq, job)
         table = {
-            r[0]: (PieceState(r[2]), r[3], r[4], r[5])
+            r[0]: (PieceState(r[2]), r[3], r[4], r[5], r[1])
             for r in con.execute(f"SELECT {_PIECE_COLS} FROM pieces")
         }
         for pid in states.keys() - table.keys():
@@ -588,6 +636,17 @@ def verify_connection(con: sqlite3.Connection) -> list[str]:
         total = con.execute("SELECT coalesce(sum(events), 0) FROM pieces").fetchone()[0]
         if total != prev:
             problems.append(f"the state table counts {total} transitions, the log holds {prev} events")
+        folded: dict[tuple[str, str], int] = {}
+        for state, _c, _n, _l, job in states.values():
+            folded[(job, state.value)] = folded.get((job, state.value), 0) + 1
+        rejects = {r[0] for r in con.execute("SELECT piece_id FROM rejects")}
+        folded_rejects = {pid for pid, v in states.items() if v[0] in REJECT_STATES}
+        if rejects != folded_rejects:
+            problems.append(f"the rejects table disagrees with the fold: {sorted(rejects ^ folded_rejects)[:5]}")
+        counted = {(j, s): n for j, s, n in con.execute("SELECT job_id, state, n FROM state_counts WHERE n != 0")}
+        if counted != folded:
+            diff = sorted(set(counted.items()) ^ set(folded.items()))[:5]
+            problems.append(f"state_counts disagrees with the fold: {diff}")
     finally:
         con.execute("COMMIT")
     return problems

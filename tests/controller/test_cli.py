@@ -1,0 +1,96 @@
+import asyncio
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from controller.cli import main
+from controller.ledger import Ledger
+from controller.model import PieceEvent, PieceEventKind as K
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture
+def ledger_file(tmp_path):
+    path = tmp_path / "l.sqlite"
+
+    async def fill():
+        async with Ledger(path) as ledger:
+            await ledger.append_many([PieceEvent(K.INDEXED, f"p{i}", job_id="job-7") for i in range(3)])
+            await ledger.append(PieceEvent(K.SORTED, "p1", container="T9"))
+            await ledger.append(PieceEvent(K.SPOOLED, "p1", device="lp-2", device_seq=3))
+
+    asyncio.run(fill())
+    return path
+
+
+def test_help_lists_the_command_groups(capsys):
+    with pytest.raises(SystemExit) as exit:
+        main(["--help"])
+    assert exit.value.code == 0
+    out = capsys.readouterr().out
+    for group in ("ledger", "config", "demo"):
+        assert group in out
+
+
+def test_no_command_is_a_usage_error(capsys):
+    assert main([]) == 2
+
+
+def test_unknown_option_is_a_usage_error(capsys):
+    with pytest.raises(SystemExit) as exit:
+        main(["ledger", "summary", "--bogus"])
+    assert exit.value.code == 2
+
+
+def test_ledger_summary_counts_pieces_per_state(ledger_file, capsys):
+    assert main(["ledger", "summary", "--ledger", str(ledger_file), "--json"]) == 0
+    data = json.loads(capsys.readouterr().out)
+    assert data == {"events": 5, "jobs": {"job-7": {"indexed": 2, "spooled": 1}}}
+    assert main(["ledger", "summary", "--ledger", str(ledger_file)]) == 0
+    out = capsys.readouterr().out
+    assert "job-7" in out and "spooled" in out
+
+
+def test_ledger_history_shows_every_event_of_a_piece(ledger_file, capsys):
+    assert main(["ledger", "history", "p1", "--ledger", str(ledger_file)]) == 0
+    out = capsys.readouterr().out
+    assert "piece p1 of job job-7: spooled, container T9" in out
+    assert "device=lp-2#3" in out and out.count(" -> ") == 3
+
+
+def test_history_of_an_unknown_piece_fails_with_a_message(ledger_file, capsys):
+    assert main(["ledger", "history", "nope", "--ledger", str(ledger_file)]) == 1
+    assert "no piece 'nope'" in capsys.readouterr().err
+
+
+def test_a_missing_ledger_file_fails_with_a_message(tmp_path, capsys):
+    assert main(["ledger", "summary", "--ledger", str(tmp_path / "x.sqlite")]) == 1
+    assert "no ledger file" in capsys.readouterr().err
+    assert not (tmp_path / "x.sqlite").exists()
+
+
+def test_ledger_verify(ledger_file, capsys):
+    assert main(["ledger", "verify", "--ledger", str(ledger_file)]) == 0
+    assert "consistent (5 events" in capsys.readouterr().out
+
+
+def test_config_check(tmp_path, capsys):
+    assert main(["config", "check", str(ROOT / "fixtures/plants/small.toml")]) == 0
+    assert "lp-3" in capsys.readouterr().out
+    bad = tmp_path / "bad.toml"
+    bad.write_text('[[printers]]\nname = "a"\nipp_url = "ipp://h/p"\nspeed = 3\n')
+    assert main(["config", "check", str(bad)]) == 1
+    assert "printers[0].speed: unknown key" in capsys.readouterr().err
+
+
+def test_the_installed_console_script_runs_the_demo(tmp_path):
+    pmc = Path(sys.executable).with_name("pmc")
+    result = subprocess.run([str(pmc), "demo", "--pieces", "300", "--workdir", str(tmp_path)],
+                            capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+    assert "ledger verified: consistent" in result.stdout
+    assert (tmp_path / "pmc-ledger.sqlite").exists()
