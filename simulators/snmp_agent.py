@@ -440,10 +440,14 @@ class SimSnmpAgent:
             snmp_context = context.SnmpContext(eng)
             snmp_context.unregister_context_name(b"")
             snmp_context.register_context_name(b"", self._instrumentation)
+            bulk = cmdrsp.BulkCommandResponder(eng, snmp_context)
+            # pysnmp caps a GETBULK answer at 64 var-binds by default; a status poll asks for ~14 columns
+            # x 8 rows, which a real printer's agent answers in one datagram.
+            bulk.max_varbinds = 256
             self._responders = [
                 cmdrsp.GetCommandResponder(eng, snmp_context),
                 cmdrsp.NextCommandResponder(eng, snmp_context),
-                cmdrsp.BulkCommandResponder(eng, snmp_context),
+                bulk,
                 cmdrsp.SetCommandResponder(eng, snmp_context),
             ]
         except BaseException:

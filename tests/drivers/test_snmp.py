@@ -1,0 +1,286 @@
+"""The SNMP poller against the simulated printer's agent: decoding, unknowns, errors, credentials, the fleet."""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import logging
+import time
+
+import pytest
+
+import simulators.snmp_agent as sim
+from drivers.errors import DeviceError, DeviceTimeoutError
+from drivers.snmp import (
+    AlertCode,
+    AlertGroup,
+    AlertSeverity,
+    CounterUnit,
+    DeviceState,
+    PrinterError,
+    PrinterState,
+    SnmpAuthError,
+    SnmpManager,
+    SnmpV3Credentials,
+    SpecialLevel,
+    SupplyType,
+    open_snmp_printer,
+    poll_fleet,
+)
+
+
+def _printer(**changes) -> sim.PrinterMibState:
+    state = sim.PrinterMibState(
+        printer_name="lp-7",
+        uptime=360_000,
+        device_status=sim.HrDeviceStatus.RUNNING,
+        printer_status=sim.HrPrinterStatus.PRINTING,
+        trays=(
+            sim.InputTray("Tray 1", "iso_a4_210x297mm", 500, 480),
+            sim.InputTray("Tray 2", "na_letter_8.5x11in", 2000, -3),
+            sim.InputTray("Bypass", "unknown", -2, -2, input_type=5),
+        ),
+        counter_unit=7,
+        life_count=40_123,
+        supplies=(
+            sim.Supply(3, "Black Toner", 1000, 250),
+            sim.Supply(4, "Waste Toner", 100, -3, supply_class=4),
+            sim.Supply(15, "Fuser Unit", -1, -1),
+        ),
+        console_lines=("Printing", "Tray 2"),
+    )
+    return dataclasses.replace(state, **changes)
+
+
+async def test_poll_decodes_a_busy_printer():
+    state = _printer()
+    async with sim.SimSnmpAgent(lambda: state) as agent:
+        async with await open_snmp_printer(agent.url) as printer:
+            status = await printer.poll()
+    assert status.reachable and status.problems == () and status.error is None
+    assert status.uptime == 360_000
+    assert status.device_state is DeviceState.RUNNING
+    assert status.printer_state is PrinterState.PRINTING
+    assert status.errors == frozenset() and status.error_octets == b"\x00\x00"
+    assert status.printer_name == "lp-7"
+    assert (status.page_count, status.page_count_unit) == (40_123, CounterUnit.IMPRESSIONS)
+    assert [(t.index, t.name, t.media_name) for t in status.trays] == [
+        (1, "Tray 1", "iso_a4_210x297mm"), (2, "Tray 2", "na_letter_8.5x11in"), (3, "Bypass", "unknown"),
+    ]
+    assert [(t.max_capacity, t.current_level) for t in status.trays] == [
+        (500, 480), (2000, SpecialLevel.SOME_REMAINING), (SpecialLevel.UNKNOWN, SpecialLevel.UNKNOWN),
+    ]
+    toner, waste, fuser = status.supplies
+    assert (toner.kind, toner.description, toner.percent) == (SupplyType.TONER, "Black Toner", 25.0)
+    assert (waste.kind, waste.level, waste.percent) == (SupplyType.WASTE_TONER, SpecialLevel.SOME_REMAINING, None)
+    assert (fuser.kind, fuser.max_capacity, fuser.level) == (SupplyType.FUSER, SpecialLevel.OTHER, SpecialLevel.OTHER)
+    assert status.alerts == ()
+    assert status.console == ("Printing", "Tray 2")
+
+
+@pytest.mark.parametrize(
+    ("bits", "octets", "wire", "expected"),
+    [
+        (sim.DetectedError.JAMMED, 1, b"\x04", {PrinterError.JAMMED}),
+        (sim.DetectedError.NO_PAPER | sim.DetectedError.OFFLINE, 1, b"\x42", {PrinterError.NO_PAPER, PrinterError.OFFLINE}),
+        (sim.DetectedError.LOW_TONER | sim.DetectedError.INPUT_TRAY_MISSING, 2, b"\x20\x80",
+         {PrinterError.LOW_TONER, PrinterError.INPUT_TRAY_MISSING}),
+        (sim.DetectedError.SERVICE_REQUESTED | sim.DetectedError.OVERDUE_PREVENT_MAINT, 2, b"\x01\x02",
+         {PrinterError.SERVICE_REQUESTED, PrinterError.OVERDUE_PREVENT_MAINT}),
+        (0, 1, b"\x00", set()),
+    ],
+)
+async def test_error_bits_from_one_or_two_octets(bits, octets, wire, expected):
+    state = _printer(detected_errors=bits, error_octets=octets)
+    async with sim.SimSnmpAgent(lambda: state) as agent:
+        async with await open_snmp_printer(agent.url) as printer:
+            status = await printer.poll()
+    assert status.error_octets == wire
+    assert status.errors == frozenset(expected)
+
+
+async def test_poll_follows_a_jam_and_its_clearing():
+    current = {"state": _printer()}
+    jam = sim.Alert(severity=3, group=13, code=8, description="Paper jam at fuser", group_index=1)
+    toner = sim.Alert(severity=4, group=11, code=1104, description="Toner low", group_index=1, index=9)
+    async with sim.SimSnmpAgent(lambda: current["state"]) as agent:
+        async with await open_snmp_printer(agent.url) as printer:
+            assert (await printer.poll()).alerts == ()
+
+            current["state"] = _printer(
+                device_status=sim.HrDeviceStatus.DOWN,
+                printer_status=sim.HrPrinterStatus.OTHER,
+                detected_errors=sim.DetectedError.JAMMED | sim.DetectedError.LOW_TONER,
+                alerts=(jam, toner),
+                console_lines=("PAPER JAM", "OPEN DOOR B"),
+                life_count=40_130,
+            )
+            jammed = await printer.poll()
+
+            current["state"] = _printer(life_count=40_130, alerts=(toner,))
+            cleared = await printer.poll()
+
+    assert jammed.device_state is DeviceState.DOWN and jammed.printer_state is PrinterState.OTHER
+    assert jammed.errors == {PrinterError.JAMMED, PrinterError.LOW_TONER}
+    assert [(a.index, a.severity, a.group, a.code, a.description) for a in jammed.alerts] == [
+        (1, AlertSeverity.CRITICAL, AlertGroup.MEDIA_PATH, AlertCode.JAM, "Paper jam at fuser"),
+        (9, AlertSeverity.WARNING, AlertGroup.MARKER_SUPPLIES, AlertCode.MARKER_TONER_ALMOST_EMPTY, "Toner low"),
+    ]
+    assert jammed.console == ("PAPER JAM", "OPEN DOOR B")
+    assert jammed.page_count == 40_130
+    assert [a.index for a in cleared.alerts] == [9]
+    assert cleared.device_state is DeviceState.RUNNING and cleared.errors == frozenset()
+
+
+async def test_unnamed_enumeration_values_stay_integers():
+    state = _printer(
+        counter_unit=12,  # not a PrtMarkerCounterUnitTC value
+        alerts=(sim.Alert(severity=4, group=33, code=1509, description="complex page"),
+                sim.Alert(severity=4, group=5, code=4242, description="vendor code")),
+        supplies=(sim.Supply(99, "vendor thing", 10, 5),),
+    )
+    async with sim.SimSnmpAgent(lambda: state) as agent:
+        async with await open_snmp_printer(agent.url) as printer:
+            status = await printer.poll()
+    assert status.page_count_unit == 12
+    assert [a.code for a in status.alerts] == [1509, 4242]
+    assert status.alerts[0].group is AlertGroup.FIN_ATTRIBUTE
+    assert status.supplies[0].kind == 99
+
+
+async def test_tables_longer_than_one_answer_are_read_to_the_end():
+    supplies = tuple(sim.Supply(3, f"Toner {i}", 100, i) for i in range(30))
+    alerts = tuple(sim.Alert(severity=4, group=8, code=807, description=f"tray {i} low", group_index=i) for i in range(20))
+    trays = tuple(sim.InputTray(f"Tray {i}", "iso_a4_210x297mm", 500, 10 * i) for i in range(12))
+    state = _printer(supplies=supplies, alerts=alerts, trays=trays)
+    async with sim.SimSnmpAgent(lambda: state) as agent:
+        async with await open_snmp_printer(agent.url) as printer:
+            status = await printer.poll()
+    assert [s.level for s in status.supplies] == list(range(30))
+    assert [a.group_index for a in status.alerts] == list(range(20))
+    assert [t.current_level for t in status.trays] == [10 * i for i in range(12)]
+    assert status.problems == ()
+
+
+async def test_page_counter_is_a_wrapping_counter32():
+    state = _printer(life_count=2**32 + 17)
+    async with sim.SimSnmpAgent(lambda: state) as agent:
+        async with await open_snmp_printer(agent.url) as printer:
+            assert (await printer.poll()).page_count == 17
+
+
+async def test_get_several_objects_in_one_request_and_missing_ones_are_none():
+    state = _printer()
+    async with sim.SimSnmpAgent(lambda: state) as agent:
+        async with await open_snmp_printer(agent.url) as printer:
+            got = await printer.get("1.3.6.1.2.1.1.5.0", "1.3.6.1.2.1.43.10.2.1.4.1.1", "1.3.6.1.2.1.43.18.1.1.7.1.1",
+                                    (1, 3, 6, 1, 2, 1, 43, 77, 0))
+        answered = agent.requests_answered
+    assert list(got.values()) == [b"lp-7", 40_123, None, None]
+    assert answered == 1
+
+
+async def test_a_silent_printer_is_unreachable_not_a_crash_and_comes_back():
+    current: dict[str, sim.PrinterMibState | None] = {"state": None}
+    async with sim.SimSnmpAgent(lambda: current["state"]) as agent:
+        async with await open_snmp_printer(agent.url, timeout=0.2, retries=0) as printer:
+            down = await printer.poll()
+            with pytest.raises(DeviceTimeoutError, match=f"snmp://127.0.0.1:{agent.port}"):
+                await printer.get("1.3.6.1.2.1.1.3.0")
+            current["state"] = _printer()
+            up = await printer.poll()
+    assert not down.reachable
+    assert isinstance(down.error, DeviceTimeoutError)
+    assert down.printer_state is None and down.alerts is None and down.trays is None and down.page_count is None
+    assert "no SNMP answer" in down.problems[0]
+    assert up.reachable and up.printer_state is PrinterState.PRINTING
+
+
+async def test_wrong_community_gets_no_answer():
+    state = _printer()
+    async with sim.SimSnmpAgent(lambda: state, community="s3cret-ro") as agent:
+        url = agent.url.replace("s3cret-ro", "public")
+        async with await open_snmp_printer(url, timeout=0.2, retries=0) as printer:
+            status = await printer.poll()
+        async with await open_snmp_printer(agent.url) as printer:
+            good = await printer.poll()
+    assert isinstance(status.error, DeviceTimeoutError)
+    assert good.reachable and good.printer_name == "lp-7"
+
+
+async def test_snmpv3_auth_priv_and_refused_credentials(caplog):
+    caplog.set_level(logging.DEBUG)
+    state = _printer()
+    user = sim.SnmpV3User("pmc-ops", auth_key="auth-Secret-1", priv_key="priv-Secret-2",
+                          auth_protocol="sha256", priv_protocol="aes")
+    good = SnmpV3Credentials("pmc-ops", auth_key="auth-Secret-1", priv_key="priv-Secret-2",
+                             auth_protocol="sha256", priv_protocol="aes")
+    wrong = dataclasses.replace(good, auth_key="auth-Wrong-9")
+    async with sim.SimSnmpAgent(lambda: state, community="unused-community", v3_users=[user]) as agent:
+        url = f"snmp://127.0.0.1:{agent.port}?version=3"
+        async with SnmpManager() as snmp:
+            ok = await (await snmp.open_printer(url, credentials=good)).poll()
+            refused = await (await snmp.open_printer(url, credentials=wrong, timeout=0.3, retries=0)).poll()
+    assert ok.reachable and ok.printer_name == "lp-7" and ok.page_count == 40_123
+    assert not refused.reachable
+    assert isinstance(refused.error, SnmpAuthError)
+    text = caplog.text + repr(good) + repr(wrong) + str(refused) + str(ok)
+    for secret in ("auth-Secret-1", "priv-Secret-2", "auth-Wrong-9"):
+        assert secret not in text
+
+
+async def test_printer_names_and_errors_never_carry_the_community():
+    with pytest.raises(ValueError) as bad:
+        await open_snmp_printer("http://10.0.0.1/?community=s3cret")
+    assert "s3cret" not in str(bad.value)
+    async with await open_snmp_printer("snmp://127.0.0.1:9?community=s3cret", timeout=0.1, retries=0) as printer:
+        status = await printer.poll()
+    assert "s3cret" not in repr(printer) + printer.name + str(status)
+    with pytest.raises(ValueError, match="SnmpV3Credentials"):
+        await open_snmp_printer("snmp://127.0.0.1:9?version=3")
+    with pytest.raises(ValueError, match="auth protocol"):
+        SnmpV3Credentials("u", auth_key="12345678", auth_protocol="sha3")
+
+
+async def test_a_closed_manager_refuses_requests():
+    state = _printer()
+    async with sim.SimSnmpAgent(lambda: state) as agent:
+        snmp = SnmpManager()
+        printer = await snmp.open_printer(agent.url)
+        assert (await printer.poll()).reachable
+        await snmp.aclose()
+        with pytest.raises(DeviceError, match="closed"):
+            await printer.get("1.3.6.1.2.1.1.3.0")
+        with pytest.raises(DeviceError, match="closed"):
+            await snmp.open_printer(agent.url)
+
+
+async def test_poll_fleet_keeps_order_and_survives_a_dead_printer():
+    states = [_printer(printer_name=f"lp-{i}", life_count=1000 * i) for i in range(6)]
+    agents = [sim.SimSnmpAgent(lambda s=s: s) for s in states]
+    dead = sim.SimSnmpAgent(lambda: None)
+    for agent in [*agents, dead]:
+        await agent.start()
+    try:
+        async with SnmpManager() as snmp:
+            printers = [await snmp.open_printer(a.url, timeout=0.2, retries=0) for a in agents]
+            printers.insert(3, await snmp.open_printer(dead.url, name="lp-dead", timeout=0.2, retries=0))
+            statuses = await poll_fleet(printers, concurrency=2)
+    finally:
+        for agent in [*agents, dead]:
+            await agent.aclose()
+    assert [s.printer_name for s in statuses] == ["lp-0", "lp-1", "lp-2", None, "lp-3", "lp-4", "lp-5"]
+    assert [s.page_count for s in statuses if s.reachable] == [0, 1000, 2000, 3000, 4000, 5000]
+    assert statuses[3].device == "lp-dead" and isinstance(statuses[3].error, DeviceTimeoutError)
+    with pytest.raises(ValueError):
+        await poll_fleet([], concurrency=0)
+
+
+async def test_uptime_follows_the_agents_clock():
+    state = _printer(uptime=None, started_at=time.monotonic() - 30)
+    async with sim.SimSnmpAgent(lambda: state) as agent:
+        async with await open_snmp_printer(agent.url) as printer:
+            first = (await printer.poll()).uptime
+            await asyncio.sleep(0.05)
+            second = (await printer.poll()).uptime
+    assert 3000 <= first <= second
