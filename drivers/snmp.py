@@ -619,6 +619,9 @@ class SnmpPrinter:
 
     async def poll(self) -> PrinterStatus:
         """The printer's status now. A dead or refusing agent gives an all-unknown status, not an exception."""
+        if self._address.version == "1" and isinstance(self._auth, CommunityData):
+            exc = DeviceError("SNMPv1 has no GETBULK: poll needs version=2c or 3", device=self.name)
+            return PrinterStatus(device=self.name, reachable=False, problems=(str(exc),), error=exc)
         d = self.device_index
         scalars = {
             "uptime": _SYS_UPTIME,

@@ -16,6 +16,8 @@ import time
 
 import pytest
 
+from drivers.errors import DeviceError, DeviceTimeoutError
+from drivers.snmp import DeviceState, SnmpAuthError, SnmpManager, SnmpV3Credentials, open_snmp_printer
 from simulators.snmp_agent import (
     Alert,
     DetectedError,
@@ -257,3 +259,130 @@ async def test_agent_releases_its_port_on_exit():
     # the port is free again: we can bind it ourselves
     with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
         sock.bind(("127.0.0.1", port))
+
+
+# ---- our poller against Net-SNMP's snmpd ---------------------------------------------------------
+
+
+
+def _free_udp_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@pytest.fixture
+async def snmpd(tmp_path, netsnmp_env):
+    """Net-SNMP's own agent on a free loopback port: a host, not a printer (no Printer MIB)."""
+    program = shutil.which("snmpd") or ("/usr/sbin/snmpd" if os.path.exists("/usr/sbin/snmpd") else None)
+    if program is None:
+        pytest.skip("snmpd is not installed (Debian package snmpd)")
+    conf = tmp_path / "snmpd.conf"
+    conf.write_text(
+        "rocommunity pmc-ro 127.0.0.1\n"
+        "createUser pmcops SHA authpass123 AES privpass123\n"
+        "rouser pmcops priv\n"
+    )
+    env = dict(netsnmp_env, SNMP_PERSISTENT_DIR=str(tmp_path / "snmpd-persist"))
+    for attempt in range(3):  # the free port can be taken between our probe and snmpd's bind
+        port = _free_udp_port()
+        log = open(tmp_path / f"snmpd-{attempt}.log", "wb")
+        proc = await asyncio.create_subprocess_exec(
+            program, "-f", "-Lo", "-C", "-c", str(conf), f"udp:127.0.0.1:{port}",
+            stdout=log, stderr=asyncio.subprocess.STDOUT, env=env,
+        )
+        try:
+            ready = await _wait_for_snmpd(port, proc, netsnmp_env)
+            if ready:
+                yield port
+                return
+        finally:
+            if proc.returncode is None:
+                proc.terminate()
+                try:
+                    async with asyncio.timeout(5):
+                        await proc.wait()
+                except TimeoutError:
+                    proc.kill()
+                    await proc.wait()
+            log.close()
+    pytest.fail(f"snmpd did not start; see {tmp_path}/snmpd-*.log")
+
+
+async def _wait_for_snmpd(port: int, proc, env) -> bool:
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        if proc.returncode is not None:
+            return False
+        code, _, _ = await _run(env, "snmpget", "-v2c", "-c", "pmc-ro", "-r", "0", "-t", "0.3",
+                                f"127.0.0.1:{port}", "1.3.6.1.2.1.1.3.0")
+        if code == 0:
+            return True
+    return False
+
+
+async def _snmpd_devices(env, port: int) -> dict[int, int]:
+    """hrDeviceStatus per hrDeviceIndex, as Net-SNMP's snmpwalk reads it."""
+    _, out, _ = await _run(env, "snmpwalk", "-v2c", "-c", "pmc-ro", "-On", f"127.0.0.1:{port}",
+                           "1.3.6.1.2.1.25.3.2.1.5")
+    return {int(oid.rsplit(".", 1)[1]): int(value) for oid, _, value in _parse(out)}
+
+
+async def test_poller_reads_host_resources_from_snmpd(snmpd, netsnmp_env):
+    port = snmpd
+    devices = await _snmpd_devices(netsnmp_env, port)
+    assert devices, "snmpd lists no hrDevice rows"
+    _, out, _ = await _run(netsnmp_env, "snmpget", "-v2c", "-c", "pmc-ro", "-On", f"127.0.0.1:{port}",
+                           "1.3.6.1.2.1.1.3.0", "1.3.6.1.2.1.1.1.0", "1.3.6.1.2.1.1.5.0")
+    (_, _, uptime_text), (_, _, descr), (_, _, sys_name) = _parse(out)
+    their_uptime = int(re.match(r"\((\d+)\)", uptime_text).group(1))
+
+    url = f"snmp://127.0.0.1:{port}?community=pmc-ro"
+    async with SnmpManager() as snmp:
+        statuses = {
+            index: await (await snmp.open_printer(url, device_index=index)).poll()
+            for index in list(devices)[:4]
+        }
+        got = await (await snmp.open_printer(url)).get("1.3.6.1.2.1.1.1.0", "1.3.6.1.2.1.1.5.0",
+                                                       "1.3.6.1.2.1.43.5.1.1.16.1")
+    for index, status in statuses.items():
+        assert status.reachable, status.problems
+        assert status.device_state is DeviceState(devices[index])
+        assert status.uptime >= their_uptime
+        # a host has no printer: those parts are unknown, not empty and not a crash
+        assert status.printer_state is None and status.errors is None and status.page_count is None
+        assert status.trays is None and status.supplies is None and status.alerts is None and status.console is None
+        assert any("no Printer MIB" in p for p in status.problems)
+    assert got[(1, 3, 6, 1, 2, 1, 1, 1, 0)].decode() == descr
+    assert got[(1, 3, 6, 1, 2, 1, 1, 5, 0)].decode() == sys_name
+    assert got[(1, 3, 6, 1, 2, 1, 43, 5, 1, 1, 16, 1)] is None
+
+
+async def test_poller_speaks_snmpv3_auth_priv_to_snmpd(snmpd, netsnmp_env):
+    port = snmpd
+    devices = await _snmpd_devices(netsnmp_env, port)
+    index = next(iter(devices))
+    url = f"snmp://127.0.0.1:{port}?version=3"
+    good = SnmpV3Credentials("pmcops", auth_key="authpass123", priv_key="privpass123", auth_protocol="sha", priv_protocol="aes")
+    async with SnmpManager() as snmp:
+        ok = await (await snmp.open_printer(url, credentials=good, device_index=index)).poll()
+        wrong = dataclasses.replace(good, priv_key="not-the-key")
+        refused = await (await snmp.open_printer(url, credentials=wrong, timeout=0.5, retries=0)).poll()
+        wrong_auth = dataclasses.replace(good, auth_key="not-the-key")
+        refused_auth = await (await snmp.open_printer(url, credentials=wrong_auth, timeout=0.5, retries=0)).poll()
+    assert ok.reachable and ok.device_state is DeviceState(devices[index])
+    # a wrong privacy key makes an undecryptable request, which snmpd drops: no answer
+    assert not refused.reachable and isinstance(refused.error, DeviceTimeoutError)
+    assert not refused_auth.reachable and isinstance(refused_auth.error, SnmpAuthError)
+    assert "not-the-key" not in str(refused.error) + str(refused_auth.error)
+
+
+async def test_snmpv1_get_works_and_poll_says_it_needs_getbulk(snmpd):
+    url = f"snmp://127.0.0.1:{snmpd}?community=pmc-ro&version=1"
+    async with await open_snmp_printer(url) as host:
+        got = await host.get("1.3.6.1.2.1.1.3.0")
+        with pytest.raises(DeviceError, match="noSuchName"):
+            await host.get("1.3.6.1.2.1.1.3.0", "1.3.6.1.2.1.43.5.1.1.16.1")
+        status = await host.poll()
+    assert isinstance(got[(1, 3, 6, 1, 2, 1, 1, 3, 0)], int)
+    assert not status.reachable and "GETBULK" in status.problems[0]
