@@ -18,6 +18,7 @@ that was applied before is ignored and answered with the earlier result, so a re
 from __future__ import annotations
 
 import asyncio
+import itertools
 import json
 import logging
 import os
@@ -89,6 +90,7 @@ CREATE TABLE IF NOT EXISTS state_counts (
 REJECT_STATES = (PieceState.DIVERTED, PieceState.REPRINT_QUEUED, PieceState.HAND_FINISHED)
 _CHUNK = 500  # host parameters per IN (...) query
 _MAX_GROUP = 4096  # requests folded into one transaction at most
+_CACHE_ROWS = 200_000  # pieces rows the writer keeps in memory at most
 
 # The state machine as plain strings for the writer's hot path: kind -> {from state or None: to state}
 _NEXT: dict[str, dict[str | None, str]] = {
@@ -137,6 +139,8 @@ class HistoryEntry:
     at: float
 
 
+_new_applied = tuple.__new__  # skips the NamedTuple's Python-level __new__ on the hot path
+
 # A piece's current row while a group is applied:
 # (job_id, state, container, events, last_seq, changed, container_changed, existed_before_the_group)
 _Row = tuple
@@ -181,6 +185,11 @@ class _Writer:
         self.con = connect(path)
         _create_schema(self.con, path)
         self.requests: queue.SimpleQueue[_Request | object] = queue.SimpleQueue()
+        # pieces rows this writer committed, so a group need not read them back; emptied whenever
+        # another connection has committed (PRAGMA data_version moved) or a group failed
+        self._cache: dict[str, tuple] = {}
+        self._data_version: int | None = None
+        self._committed_rows: dict[str, _Row | None] = {}
         self.thread = threading.Thread(target=self._run, name=f"ledger[{path.name}].writer", daemon=True)
 
     def _run(self) -> None:
@@ -211,11 +220,17 @@ class _Writer:
         try:
             self.con.execute("BEGIN IMMEDIATE")
             try:
+                version = self.con.execute("PRAGMA data_version").fetchone()[0]
+                if version != self._data_version:
+                    self._cache.clear()
+                    self._data_version = version
                 outcomes = self._apply_group(group)
                 self.con.execute("COMMIT")
             except BaseException:
+                self._cache.clear()
                 self.con.execute("ROLLBACK")
                 raise
+            self._remember(self._committed_rows)
         except Exception as exc:  # the database itself failed: nothing of the group was applied
             logger.exception("ledger %s: a group of %d requests failed to commit", self.path, len(group))
             err = LedgerError(f"{self.path}: write failed: {exc}")
@@ -223,10 +238,21 @@ class _Writer:
         for request, outcome in zip(group, outcomes):
             _resolve(request, outcome)
 
+    def _remember(self, rows: dict[str, _Row | None]) -> None:
+        cache = self._cache
+        for pid, r in rows.items():
+            if r is not None and r[5]:
+                cache[pid] = r[:5]
+        excess = len(cache) - _CACHE_ROWS
+        if excess > 0:  # drop the oldest entries
+            for pid in list(itertools.islice(iter(cache), excess)):
+                del cache[pid]
+
     def _apply_group(self, group: list[_Request]) -> list[object]:
         con = self.con
         seq = con.execute("SELECT coalesce(max(seq), 0) FROM events").fetchone()[0]
         rows, marks = self._load(group)
+        self._committed_rows = rows
         now = time.time()
         event_rows: list[tuple] = []
         mark_rows: list[tuple] = []
@@ -281,24 +307,21 @@ class _Writer:
             con.executemany("UPDATE pieces SET state = ?, container = ?, events = ?, last_seq = ? WHERE piece_id = ?", moved)
         if stepped:
             con.executemany("UPDATE pieces SET state = ?, events = ?, last_seq = ? WHERE piece_id = ?", stepped)
+        deltas: dict[tuple[str, str], int] = {}
         entered, left = [], []
         for r in event_rows:
-            if r[5] in _REJECT_VALUES:
-                if r[4] not in _REJECT_VALUES:
-                    entered.append((r[1], r[2]))
-            elif r[4] in _REJECT_VALUES:
-                left.append((r[1],))
+            job, frm, to = r[2], r[4], r[5]
+            if frm is not None:
+                deltas[(job, frm)] = deltas.get((job, frm), 0) - 1
+                if frm in _REJECT_VALUES and to not in _REJECT_VALUES:
+                    left.append((r[1],))
+            deltas[(job, to)] = deltas.get((job, to), 0) + 1
+            if to in _REJECT_VALUES and frm not in _REJECT_VALUES:
+                entered.append((r[1], job))
         if entered:
             con.executemany("INSERT OR IGNORE INTO rejects VALUES (?,?)", entered)
         if left:
             con.executemany("DELETE FROM rejects WHERE piece_id = ?", left)
-        deltas: dict[tuple[str, str], int] = {}
-        for r in event_rows:
-            if r[4] is not None:
-                key = (r[2], r[4])
-                deltas[key] = deltas.get(key, 0) - 1
-            key = (r[2], r[5])
-            deltas[key] = deltas.get(key, 0) + 1
         con.executemany(
             "INSERT INTO state_counts VALUES (?,?,?) ON CONFLICT (job_id, state) DO UPDATE SET n = n + excluded.n",
             [(j, s, d) for (j, s), d in deltas.items() if d],
@@ -314,11 +337,19 @@ class _Writer:
                 ids[event.piece_id] = None
                 if event.device_seq is not None and event.device is not None:
                     devices.setdefault(event.device, set()).add(event.device_seq)
-        rows: dict[str, _Row | None] = dict.fromkeys(ids)
+        rows: dict[str, _Row | None] = {}
+        cache = self._cache
+        missing = []
+        for pid in ids:
+            hit = cache.get(pid)
+            if hit is None:
+                rows[pid] = None
+                missing.append(pid)
+            else:
+                rows[pid] = (*hit, False, False, True)
         con = self.con
-        id_list = list(ids)
-        for i in range(0, len(id_list), _CHUNK):
-            chunk = id_list[i : i + _CHUNK]
+        for i in range(0, len(missing), _CHUNK):
+            chunk = missing[i : i + _CHUNK]
             q = f"SELECT {_PIECE_COLS} FROM pieces WHERE piece_id IN ({','.join('?' * len(chunk))})"
             for pid, job, state, container, n, last in con.execute(q, chunk):
                 rows[pid] = (job, state, container, n, last, False, False, True)
@@ -391,7 +422,7 @@ class _Writer:
         if mark is not None:
             marks[mark] = seq
             mark_rows.append((mark[0], mark[1], seq))
-        return seq, Applied(seq, pid, kind, _STATE[current] if current else None, _STATE[to])
+        return seq, _new_applied(Applied, (seq, pid, kind, _STATE[current] if current else None, _STATE[to], False))
 
     def _earlier(self, seq: int, pending: list[tuple]) -> Applied:
         for r in reversed(pending):

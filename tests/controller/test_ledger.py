@@ -249,3 +249,15 @@ async def test_one_group_with_a_refused_batch_applies_the_rest_as_if_in_order(tm
     async with Ledger(path) as ledger:
         assert await ledger.verify() == []
         assert await ledger.event_count() == 4
+
+
+async def test_two_writers_on_one_file_see_each_others_commits(tmp_path):
+    path = tmp_path / "l.sqlite"
+    async with Ledger(path) as a, Ledger(path) as b:
+        await a.append(PieceEvent(K.INDEXED, "p", job_id="j"))
+        await b.append(PieceEvent(K.SORTED, "p"))  # a's writer must not trust what it remembers of p
+        applied = await a.append(PieceEvent(K.SPOOLED, "p"))
+        assert applied.from_state is S.SORTED
+        with pytest.raises(IllegalTransitionError):
+            await b.append(PieceEvent(K.SORTED, "p"))
+        assert await a.verify() == []
