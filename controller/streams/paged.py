@@ -1,0 +1,112 @@
+"""What the PDF, PostScript and PCL readers share: turning page-level piece boundaries into pieces.
+
+A reader finds boundaries (`Boundary`: a piece starting at a page, with what the stream says about
+it), then `assemble()` checks them and builds the pieces: the first piece starts on the first page,
+IDs are unique, every piece has pages and a postal code. With lenient=True a bad piece is quarantined
+with its reason instead of failing the import; nothing is ever dropped silently.
+
+Sidecar index entries (written beside the stream by the composition tool, parsed elsewhere) are
+accepted as any objects with the attributes `piece_id`, `first_page` (0-based), `pages`,
+`recipient`, `postal_code` and `inserts`: they give the boundaries when the stream has none, and fill
+in what the stream leaves out when it has them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Sequence
+
+from controller.errors import StreamError
+from controller.model import Piece, Plex
+from controller.streams.base import Quarantined
+
+
+@dataclass(slots=True)
+class Boundary:
+    piece_id: str | None
+    first_page: int
+    recipient: tuple[str, ...] = ()
+    postal_code: str | None = None
+    plex: Plex = Plex.SIMPLEX
+    index: dict[str, str] = field(default_factory=dict)
+    inserts: frozenset[int] = frozenset()
+    span: tuple[int, int] | None = None  # byte span for byte-moving writers (PostScript, PCL)
+    offset: int | None = None  # where in the file the boundary was found, for error messages
+
+
+def sheets_for(pages: int, plex: Plex) -> int:
+    return pages if plex is Plex.SIMPLEX else (pages + 1) // 2
+
+
+def merge_sidecar(path: str, bounds: list[Boundary], sidecar: Sequence[Any] | None) -> list[Boundary]:
+    if not sidecar:
+        return bounds
+    if not bounds:
+        return [Boundary(str(e.piece_id), int(e.first_page), tuple(e.recipient or ()), e.postal_code or None,
+                         inserts=frozenset(e.inserts or ())) for e in sorted(sidecar, key=lambda e: e.first_page)]
+    by_id = {b.piece_id: b for b in bounds}
+    for e in sidecar:
+        b = by_id.get(str(e.piece_id))
+        if b is None:
+            raise StreamError(f"the index file names piece {e.piece_id}, which the stream does not hold",
+                              path=path, piece_id=str(e.piece_id))
+        if int(e.first_page) != b.first_page:
+            raise StreamError(f"the index file starts piece {e.piece_id} on page {e.first_page}, "
+                              f"the stream on page {b.first_page}", path=path, page=b.first_page, piece_id=b.piece_id)
+        b.recipient = b.recipient or tuple(e.recipient or ())
+        b.postal_code = b.postal_code or (e.postal_code or None)
+        b.inserts = b.inserts or frozenset(e.inserts or ())
+    return bounds
+
+
+def assemble(path: str, job_id: str, bounds: list[Boundary], total_pages: int, *, lenient: bool,
+             require_postal: bool = True, page_spans: bool = True,
+             sidecar_pages: dict[str, int] | None = None) -> tuple[list[Piece], list[Quarantined], dict[str, tuple[int, int]]]:
+    """Pieces, quarantined pieces and spans (by piece ID) from boundaries in stream order.
+
+    Spans are (first_page, pages) when page_spans, else each boundary's byte span.
+    """
+    if total_pages == 0:
+        raise StreamError("the stream holds no pages", path=path, page=0)
+    if not bounds:
+        raise StreamError("no piece boundaries found (no outline, document parts, page labels, markers or index file)",
+                          path=path, page=0)
+    bounds = sorted(bounds, key=lambda b: b.first_page)
+    if bounds[0].first_page != 0:
+        raise StreamError(f"pages 1..{bounds[0].first_page} come before the first piece and belong to none",
+                          path=path, page=1, piece_id=bounds[0].piece_id)
+    pieces: list[Piece] = []
+    quarantined: list[Quarantined] = []
+    spans: dict[str, tuple[int, int]] = {}
+    seen: set[str] = set()
+    for k, b in enumerate(bounds):
+        end = bounds[k + 1].first_page if k + 1 < len(bounds) else total_pages
+        pages = end - b.first_page
+        problem = None
+        if b.piece_id is None or not b.piece_id:
+            problem = "the piece has no ID"
+        elif b.piece_id in seen:
+            problem = f"piece ID {b.piece_id} appears twice"
+        elif pages <= 0:
+            problem = f"the piece has no pages (it starts on page {b.first_page + 1}, as does the next)"
+        elif b.first_page >= total_pages:
+            problem = f"the piece starts on page {b.first_page + 1}, past the stream's {total_pages} pages"
+        elif require_postal and not b.postal_code:
+            problem = "the piece has no postal code"
+        elif sidecar_pages is not None and b.piece_id in sidecar_pages and sidecar_pages[b.piece_id] != pages:
+            problem = f"the index file gives {sidecar_pages[b.piece_id]} pages, the stream {pages}"
+        if problem is not None:
+            if not lenient:
+                raise StreamError(problem, path=path, offset=b.offset, page=b.first_page + 1, piece_id=b.piece_id)
+            quarantined.append(Quarantined(problem, piece_id=b.piece_id, offset=b.offset, page=b.first_page + 1))
+            continue
+        seen.add(b.piece_id)
+        pieces.append(Piece(
+            piece_id=b.piece_id, job_id=job_id, sequence=len(pieces), pages=pages, sheets=sheets_for(pages, b.plex),
+            plex=b.plex, first_page=b.first_page, recipient=b.recipient, postal_code=b.postal_code,
+            inserts=b.inserts, index=dict(b.index),
+        ))
+        spans[b.piece_id] = (b.first_page, pages) if page_spans else (b.span or (0, 0))
+    if not pieces and not lenient:
+        raise StreamError("no usable pieces", path=path, page=1)
+    return pieces, quarantined, spans

@@ -1,0 +1,551 @@
+"""PDF print streams: index into mail pieces; reorder, stamp and split into print jobs.
+
+Reading (pikepdf: the document structure only, no content stream is parsed or rendered):
+  piece boundaries come, in this order of preference, from PDF/VT-style document parts (the
+  catalog's /DPartRoot: the DPart nodes at /RecordLevel, or the leaves), from the top-level outline
+  entries, or from page labels (/PageLabels ranges; the piece ID is the label prefix), and failing
+  those from sidecar index entries. A piece's recipient block and postal code come from its DPart
+  metadata (/DPM keys, configurable), from its outline title by a configurable pattern, or from the
+  sidecar. Duplex is read from /ViewerPreferences /Duplex. Any repair qpdf had to make to read the file
+  (a damaged xref, a stream whose length is wrong, a truncated file) is a StreamError: an import is
+  all or nothing.
+
+Writing (pikepdf, in place): the source is opened once; for each print job the page tree is rebuilt
+flat with the job's pages in plan order, a new outline (one top-level entry per piece) and new
+document parts (one DPart per piece, /DPM carrying PieceID, PostalCode and Address) are made, and the
+file is saved; pages not in the job are not reachable and so not written.
+
+Stamps: on the front page of each sheet, the control code as a DataMatrix image (one image pixel per
+module, /Interpolate false) and, on the sheet with the address block, the Intelligent Mail barcode as
+vector bars (65 filled rectangles) below the address block; positions come from `StampLayout`.
+The original page content is wrapped in q/Q so its graphics state cannot move the stamp.
+
+The machine-readable twin: every stamped page carries a page-piece dictionary (PDF 32000-1 14.5),
+
+    /PieceInfo << /PMC << /LastModified (D:...)
+                          /Private << /ControlCode (payload) /PieceID (id) /Sheet n /IMb (AADT...) >> >> >>
+
+(/IMb only on the sheet that has it). A printer simulator reads it without rendering, e.g. with pikepdf:
+``[p.obj.get("/PieceInfo", {}).get("/PMC", {}).get("/Private", {}).get("/ControlCode") for p in pdf.pages]``,
+or with `read_page_twins(path)` here.
+"""
+
+from __future__ import annotations
+
+import datetime
+import logging
+import os
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Sequence
+
+import numpy as np
+import pikepdf
+
+from controller.errors import StreamError
+from controller.model import Piece, Plex
+from controller.streams.base import EngineeringPlan, SheetStamp, StreamFormat, StreamIndex, check_plan
+from controller.streams.paged import Boundary, assemble, merge_sidecar
+
+logger = logging.getLogger(__name__)
+
+__all__ = ["PdfReadOptions", "PdfReader", "PdfWriter", "StampLayout", "READER", "WRITER", "read_page_twins",
+           "outline_title", "IMB_GEOMETRY"]
+
+# What pikepdf raises on a malformed object or structure besides its own PdfError: builtin types.
+_PIKEPDF_ERRORS = (pikepdf.PdfError, pikepdf.OutlineStructureError, RuntimeError, ValueError, TypeError,
+                   KeyError, IndexError, AttributeError, OverflowError, UnicodeDecodeError)
+
+DEFAULT_TITLE_PATTERN = (r"^\s*(?P<piece>[^\s|]+)(?:\s+(?P<postal>\d{5}(?:-?\d{4})?(?:\d{2})?))?\s*"
+                         r"(?:\|(?P<recipient>.*))?$")
+
+
+@dataclass(frozen=True, slots=True)
+class PdfReadOptions:
+    title_pattern: str = DEFAULT_TITLE_PATTERN  # named groups: piece, postal, recipient ('|'-separated lines)
+    label_pattern: str = r"^(?P<piece>.+?)-?$"  # applied to a page-label prefix
+    dpm_piece_key: str = "PieceID"
+    dpm_postal_key: str = "PostalCode"
+    dpm_address_key: str = "Address"
+    require_postal: bool = True
+
+
+def outline_title(piece: Piece) -> str:
+    """The outline title our writer gives a piece: what DEFAULT_TITLE_PATTERN reads back."""
+    head = piece.piece_id + (f" {piece.postal_code}" if piece.postal_code else "")
+    return " | ".join((head, *piece.recipient))
+
+
+def _warnings_error(pdf: pikepdf.Pdf, path: str) -> None:
+    warnings = pdf.get_warnings()
+    if warnings:
+        m = re.search(r"offset (\d+)", warnings[0])
+        raise StreamError(f"damaged PDF ({len(warnings)} repairs needed), first: {warnings[0]}",
+                          path=path, offset=int(m.group(1)) if m else 0)
+
+
+def _text(obj: Any) -> str:
+    if isinstance(obj, pikepdf.String):
+        return str(obj)
+    if isinstance(obj, pikepdf.Name):
+        return str(obj)[1:]
+    if isinstance(obj, (int, float)) and not isinstance(obj, bool):
+        return str(obj)
+    raise TypeError(f"expected text, found {type(obj).__name__}")
+
+
+class PdfReader:
+    format = StreamFormat.PDF
+
+    def __init__(self, options: PdfReadOptions | None = None) -> None:
+        self.options = options or PdfReadOptions()
+        self._title_re = re.compile(self.options.title_pattern)
+        self._label_re = re.compile(self.options.label_pattern)
+
+    def sniff(self, head: bytes) -> bool:
+        return b"%PDF-" in head[:1024]
+
+    def index(self, path: Path, *, job_id: str, lenient: bool = False,
+              sidecar: Sequence[Any] | None = None) -> StreamIndex:
+        spath = str(path)
+        try:
+            size = os.path.getsize(path)
+        except OSError as exc:
+            raise StreamError(f"cannot read: {exc.strerror}", path=spath) from exc
+        try:
+            with pikepdf.open(path, suppress_warnings=True) as pdf:
+                result = self._index(pdf, spath, job_id, lenient, sidecar)
+                _warnings_error(pdf, spath)
+                return result
+        except StreamError:
+            raise
+        except pikepdf.PasswordError as exc:
+            raise StreamError("the PDF is encrypted", path=spath, offset=0) from exc
+        except _PIKEPDF_ERRORS as exc:
+            m = re.search(r"offset (\d+)", str(exc))
+            raise StreamError(f"unreadable PDF: {exc}", path=spath, offset=int(m.group(1)) if m else size) from exc
+
+    def _index(self, pdf: pikepdf.Pdf, path: str, job_id: str, lenient: bool,
+               sidecar: Sequence[Any] | None) -> StreamIndex:
+        page_objs = [p.obj for p in pdf.pages]
+        page_no = {o.objgen: i for i, o in enumerate(page_objs)}
+        for i, o in enumerate(page_objs):
+            # resolving each page's content objects makes qpdf check their stream lengths; the data stays unread
+            contents = o.get("/Contents")
+            if isinstance(contents, pikepdf.Array):
+                for c in contents:
+                    if not isinstance(c, pikepdf.Stream):
+                        raise StreamError("page content is not a stream", path=path, page=i + 1)
+            elif contents is not None and not isinstance(contents, pikepdf.Stream):
+                raise StreamError("page content is not a stream", path=path, page=i + 1)
+        plex = Plex.SIMPLEX
+        vp = pdf.Root.get("/ViewerPreferences")
+        if isinstance(vp, pikepdf.Dictionary) and str(vp.get("/Duplex", "/Simplex")).startswith("/DuplexFlip"):
+            plex = Plex.DUPLEX
+        source = "dpart"
+        bounds = self._from_dparts(pdf, path, page_no)
+        if not bounds:
+            source, bounds = "outline", self._from_outline(pdf, path, page_no)
+        if not bounds:
+            source, bounds = "labels", self._from_labels(pdf, path, len(page_objs))
+        if not bounds and sidecar:
+            source = "sidecar"
+        bounds = merge_sidecar(path, bounds, sidecar)
+        for b in bounds:
+            b.plex = plex
+        sidecar_pages = {str(e.piece_id): int(e.pages) for e in sidecar} if sidecar else None
+        pieces, quarantined, spans = assemble(path, job_id, bounds, len(page_objs), lenient=lenient,
+                                              require_postal=self.options.require_postal,
+                                              sidecar_pages=sidecar_pages)
+        logger.info("indexed %s: %d pages, %d pieces from %s", path, len(page_objs), len(pieces), source)
+        return StreamIndex(path=path, format=StreamFormat.PDF, job_id=job_id, pages=len(page_objs),
+                           sheets=sum(p.sheets for p in pieces), pieces=tuple(pieces),
+                           quarantined=tuple(quarantined), spans=spans)
+
+    def _page_of(self, ref: Any, page_no: dict, path: str, what: str) -> int:
+        if not isinstance(ref, pikepdf.Dictionary) or not ref.is_indirect or ref.objgen not in page_no:
+            raise StreamError(f"{what} does not point at a page of this file", path=path)
+        return page_no[ref.objgen]
+
+    def _from_dparts(self, pdf: pikepdf.Pdf, path: str, page_no: dict) -> list[Boundary]:
+        root = pdf.Root.get("/DPartRoot")
+        if not isinstance(root, pikepdf.Dictionary):
+            return []
+        node = root.get("/DPartRootNode")
+        if not isinstance(node, pikepdf.Dictionary):
+            raise StreamError("/DPartRoot has no /DPartRootNode", path=path)
+        level = root.get("/RecordLevel")
+        record_level = int(level) if isinstance(level, int) else None
+        opts = self.options
+        bounds: list[Boundary] = []
+        seen: set = set()
+
+        def first_leaf_start(n: pikepdf.Dictionary, depth: int) -> int:
+            if n.is_indirect:
+                if n.objgen in seen:
+                    raise StreamError("document part tree has a loop", path=path)
+                seen.add(n.objgen)
+            if "/Start" in n:
+                return self._page_of(n.Start, page_no, path, "a DPart's /Start")
+            kids = n.get("/DParts")
+            if not isinstance(kids, pikepdf.Array) or len(kids) == 0:
+                raise StreamError("a DPart has neither /Start nor /DParts", path=path)
+            starts = []
+            for group in kids:
+                if not isinstance(group, pikepdf.Array):
+                    raise StreamError("/DParts holds something that is not an array", path=path)
+                for kid in group:
+                    if not isinstance(kid, pikepdf.Dictionary):
+                        raise StreamError("/DParts holds something that is not a DPart", path=path)
+                    starts.append(walk(kid, depth + 1))
+            return min(starts)
+
+        def walk(n: pikepdf.Dictionary, depth: int, inherited: dict | None = None) -> int:
+            meta = dict(inherited or {})
+            dpm = n.get("/DPM")
+            if isinstance(dpm, pikepdf.Dictionary):
+                for k, v in dpm.items():
+                    meta[k[1:]] = v
+            is_record = depth == record_level if record_level is not None else "/Start" in n
+            if not is_record:
+                if "/Start" in n:
+                    return first_leaf_start(n, depth)
+                kids = n.get("/DParts")
+                if not isinstance(kids, pikepdf.Array):
+                    raise StreamError("a DPart has neither /Start nor /DParts", path=path)
+                if n.is_indirect:
+                    if n.objgen in seen:
+                        raise StreamError("document part tree has a loop", path=path)
+                    seen.add(n.objgen)
+                starts = []
+                for group in kids:
+                    if not isinstance(group, pikepdf.Array):
+                        raise StreamError("/DParts holds something that is not an array", path=path)
+                    for kid in group:
+                        if not isinstance(kid, pikepdf.Dictionary):
+                            raise StreamError("/DParts holds something that is not a DPart", path=path)
+                        starts.append(walk(kid, depth + 1, meta))
+                return min(starts) if starts else 0
+            start = first_leaf_start(n, depth)
+            piece = meta.get(opts.dpm_piece_key)
+            postal = meta.get(opts.dpm_postal_key)
+            address = meta.get(opts.dpm_address_key)
+            lines: tuple[str, ...] = ()
+            if isinstance(address, pikepdf.Array):
+                lines = tuple(_text(x) for x in address)
+            elif address is not None:
+                lines = tuple(_text(address).splitlines())
+            extra = {k: _text(v) for k, v in meta.items()
+                     if k not in (opts.dpm_piece_key, opts.dpm_postal_key, opts.dpm_address_key)
+                     and isinstance(v, (pikepdf.String, pikepdf.Name, int))}
+            bounds.append(Boundary(_text(piece) if piece is not None else f"DPART{len(bounds) + 1:06d}", start,
+                                   lines, _text(postal) if postal is not None else None, index=extra))
+            return start
+
+        walk(node, 0)
+        return bounds
+
+    def _from_outline(self, pdf: pikepdf.Pdf, path: str, page_no: dict) -> list[Boundary]:
+        outlines = pdf.Root.get("/Outlines")
+        if not isinstance(outlines, pikepdf.Dictionary):
+            return []
+        item = outlines.get("/First")
+        named = None
+        bounds: list[Boundary] = []
+        seen: set = set()
+        while isinstance(item, pikepdf.Dictionary):
+            if item.objgen in seen:
+                raise StreamError("the outline's /Next chain has a loop", path=path)
+            seen.add(item.objgen)
+            title = _text(item.get("/Title", pikepdf.String("")))
+            dest = item.get("/Dest")
+            action = item.get("/A")
+            if dest is None and isinstance(action, pikepdf.Dictionary) and action.get("/S") == pikepdf.Name.GoTo:
+                dest = action.get("/D")
+            if isinstance(dest, (pikepdf.String, pikepdf.Name)):
+                if named is None:
+                    named = self._named_dests(pdf)
+                dest = named.get(_text(dest))
+                if isinstance(dest, pikepdf.Dictionary):
+                    dest = dest.get("/D")
+            if not isinstance(dest, pikepdf.Array) or len(dest) == 0:
+                raise StreamError(f"outline entry {title!r} has no page destination", path=path)
+            page = self._page_of(dest[0], page_no, path, f"outline entry {title!r}")
+            m = self._title_re.match(title)
+            if m is None or not m.group("piece"):
+                raise StreamError(f"outline title {title!r} does not match the piece pattern", path=path,
+                                  page=page + 1)
+            groups = m.groupdict()
+            lines = tuple(s.strip() for s in (groups.get("recipient") or "").split("|") if s.strip())
+            bounds.append(Boundary(groups["piece"], page, lines, groups.get("postal"), index={"title": title}))
+            item = item.get("/Next")
+        return bounds
+
+    @staticmethod
+    def _named_dests(pdf: pikepdf.Pdf) -> dict[str, Any]:
+        out: dict[str, Any] = {}
+        old = pdf.Root.get("/Dests")
+        if isinstance(old, pikepdf.Dictionary):
+            out.update({k[1:]: v for k, v in old.items()})
+        names = pdf.Root.get("/Names")
+        if isinstance(names, pikepdf.Dictionary) and isinstance(names.get("/Dests"), pikepdf.Dictionary):
+            for k, v in pikepdf.NameTree(names.Dests).items():
+                out[k] = v
+        return out
+
+    def _from_labels(self, pdf: pikepdf.Pdf, path: str, pages: int) -> list[Boundary]:
+        labels = pdf.Root.get("/PageLabels")
+        if not isinstance(labels, pikepdf.Dictionary):
+            return []
+        bounds: list[Boundary] = []
+        for start, spec in pikepdf.NumberTree(labels).items():
+            if not isinstance(spec, pikepdf.Dictionary) or not 0 <= int(start) < pages:
+                raise StreamError(f"page label range at {start} is not a label for a page of this file", path=path)
+            prefix = _text(spec.get("/P", pikepdf.String("")))
+            m = self._label_re.match(prefix)
+            if m is None or not m.group("piece"):
+                raise StreamError(f"page label prefix {prefix!r} does not match the piece pattern", path=path,
+                                  page=int(start) + 1)
+            bounds.append(Boundary(m.group("piece"), int(start), index={"label": prefix}))
+        return bounds
+
+
+# --- writing -----------------------------------------------------------------------------------------
+
+@dataclass(frozen=True, slots=True)
+class StampLayout:
+    """Where stamps go, in PDF points from the page's top-left corner (y grows downwards).
+
+    Defaults suit a US letter page with the address block for a #10 double-window envelope at 1 inch
+    from the left and 2.25 inches from the top (three or four lines at 12 pt): the IMb goes just below it.
+    """
+
+    datamatrix_right: float = 0.4 * 72  # from the right edge to the symbol's right edge
+    datamatrix_top: float = 0.35 * 72
+    module_pt: float = 1.8  # one DataMatrix module (0.64 mm)
+    imb_left: float = 1.0 * 72
+    imb_top: float = 2.25 * 72 + 4 * 12 + 2  # below a four-line address block
+
+
+# USPS-B-3200 bar geometry in points: pitch 1/22 in, width 0.02 in, full bar 0.145 in, tracker 0.048 in
+IMB_GEOMETRY = {"pitch": 72 / 22, "width": 0.02 * 72, "full": 0.145 * 72, "tracker": 0.048 * 72}
+
+
+def imb_rects(bars: str, x0: float, y_bottom: float) -> list[tuple[float, float, float, float]]:
+    """The 65 bars as (x, y, w, h) rectangles in PDF user space (y up), bottom of the bars at y_bottom."""
+    g = IMB_GEOMETRY
+    full, tracker = g["full"], g["tracker"]
+    low = (full - tracker) / 2  # bottom of the tracker band
+    out = []
+    for i, b in enumerate(bars):
+        if b not in "ADFT":
+            raise StreamError(f"IMb bar {i} is {b!r}, not one of A, D, F, T")
+        bottom = 0.0 if b in "DF" else low
+        top = full if b in "AF" else low + tracker
+        out.append((x0 + i * g["pitch"], y_bottom + bottom, g["width"], top - bottom))
+    return out
+
+
+def _datamatrix_stream(pdf: pikepdf.Pdf, payload: str) -> tuple[pikepdf.Stream, int, int]:
+    from drivers.controlcode import ControlCodeError, render_datamatrix
+
+    try:
+        grey = render_datamatrix(payload, module_px=1)
+    except ControlCodeError as exc:
+        raise StreamError(f"cannot draw control code {payload!r}: {exc}") from exc
+    h, w = grey.shape
+    bits = np.packbits(grey >= 128, axis=1)  # 1 = white under DeviceGray's default decode
+    image = pikepdf.Stream(pdf, bits.tobytes())
+    image.Type, image.Subtype = pikepdf.Name.XObject, pikepdf.Name.Image
+    image.Width, image.Height, image.BitsPerComponent = w, h, 1
+    image.ColorSpace, image.Interpolate = pikepdf.Name.DeviceGray, False
+    return image, w, h
+
+
+def _fmt(v: float) -> str:
+    return f"{v:.3f}".rstrip("0").rstrip(".")
+
+
+class PdfWriter:
+    format = StreamFormat.PDF
+
+    def __init__(self, layout: StampLayout | None = None) -> None:
+        self.layout = layout or StampLayout()
+
+    def write(self, index: StreamIndex, plan: EngineeringPlan, out_dir: Path) -> list[Path]:
+        check_plan(index, plan)
+        out_dir = Path(out_dir)
+        out_dir.mkdir(parents=True, exist_ok=True)
+        written: list[Path] = []
+        finals = [out_dir / f"{job.name}.pdf" for job in plan.jobs]
+        try:
+            with pikepdf.open(index.path) as pdf:
+                self._write(pdf, index, plan, out_dir, written)
+            for tmp, final in zip(written, finals):
+                os.replace(tmp, final)
+        except StreamError:
+            self._cleanup(written)
+            raise
+        except _PIKEPDF_ERRORS + (OSError,) as exc:
+            self._cleanup(written)
+            raise StreamError(f"cannot write print jobs: {exc}", path=index.path) from exc
+        return finals
+
+    @staticmethod
+    def _cleanup(paths: list[Path]) -> None:
+        for p in paths:
+            p.unlink(missing_ok=True)
+
+    def _write(self, pdf: pikepdf.Pdf, index: StreamIndex, plan: EngineeringPlan, out_dir: Path,
+               written: list[Path]) -> None:
+        page_objs = [p.obj for p in pdf.pages]
+        if len(page_objs) != index.pages:
+            raise StreamError(f"the file now has {len(page_objs)} pages, the index {index.pages}: re-index it",
+                              path=index.path)
+        root = pdf.Root
+        pages_root = root.Pages
+        _flatten_inherited(page_objs, pages_root)
+        had_labels = "/PageLabels" in root
+        # these point at pages across the whole file: a split file would drag every page along
+        for key in ("/Outlines", "/DPartRoot", "/PageLabels", "/Dests", "/OpenAction", "/StructTreeRoot", "/AcroForm"):
+            if key in root:
+                del root[key]
+        if isinstance(root.get("/Names"), pikepdf.Dictionary) and "/Dests" in root.Names:
+            del root.Names["/Dests"]
+        for o in page_objs:
+            for key in ("/DPart", "/PieceInfo", "/StructParents", "/B"):
+                if key in o:
+                    del o[key]
+            o.Parent = pages_root
+        wrap_open = pdf.make_stream(b"q\n")
+        pieces = {p.piece_id: p for p in index.pieces}
+        stamp_time = pikepdf.String(datetime.datetime.now(datetime.timezone.utc).strftime("D:%Y%m%d%H%M%SZ"))
+        save_args = dict(stream_decode_level=pikepdf.StreamDecodeLevel.none,
+                         object_stream_mode=pikepdf.ObjectStreamMode.disable, fix_metadata_version=False)
+        for job in plan.jobs:
+            kids = []
+            outline_items = []
+            dparts = []
+            dpart_root_node = pdf.make_indirect(pikepdf.Dictionary(Type=pikepdf.Name.DPart))
+            label_nums = []
+            for pid in job.piece_ids:
+                piece = pieces[pid]
+                first, count = index.spans.get(pid, (piece.first_page, piece.pages))
+                objs = page_objs[first:first + count]
+                start_at = len(kids)
+                step = 2 if piece.plex is Plex.DUPLEX else 1
+                for k in range(0, count, step):
+                    stamp = plan.stamps.get((pid, k // step + 1))
+                    if stamp is not None:
+                        self._stamp(pdf, objs[k], stamp, wrap_open, stamp_time)
+                kids.extend(objs)
+                outline_items.append(pdf.make_indirect(pikepdf.Dictionary(
+                    Title=pikepdf.String(piece.index.get("title") or outline_title(piece)),
+                    Dest=pikepdf.Array([objs[0], pikepdf.Name.Fit]))))
+                dpm = pikepdf.Dictionary(PieceID=pikepdf.String(pid),
+                                         Address=pikepdf.Array([pikepdf.String(x) for x in piece.recipient]))
+                if piece.postal_code:
+                    dpm.PostalCode = pikepdf.String(piece.postal_code)
+                for k, v in piece.index.items():
+                    if k not in ("title", "label") and re.fullmatch(r"[A-Za-z][A-Za-z0-9_]*", k):
+                        dpm[f"/{k}"] = pikepdf.String(v)
+                leaf = pdf.make_indirect(pikepdf.Dictionary(Type=pikepdf.Name.DPart, Parent=dpart_root_node,
+                                                            Start=objs[0], End=objs[-1], DPM=dpm))
+                for o in objs:
+                    o.DPart = leaf
+                dparts.append(leaf)
+                if had_labels:
+                    label_nums += [start_at, pikepdf.Dictionary(
+                        S=pikepdf.Name.D, P=pikepdf.String(piece.index.get("label") or f"{pid}-"), St=1)]
+            pages_root.Kids = pikepdf.Array(kids)
+            pages_root.Count = len(kids)
+            outlines = pdf.make_indirect(pikepdf.Dictionary(Type=pikepdf.Name.Outlines, Count=len(outline_items)))
+            for i, item in enumerate(outline_items):
+                item.Parent = outlines
+                if i:
+                    item.Prev = outline_items[i - 1]
+                if i + 1 < len(outline_items):
+                    item.Next = outline_items[i + 1]
+            if outline_items:
+                outlines.First, outlines.Last = outline_items[0], outline_items[-1]
+            root.Outlines = outlines
+            dpart_root_node.DParts = pikepdf.Array([pikepdf.Array(dparts)])
+            root.DPartRoot = pdf.make_indirect(pikepdf.Dictionary(
+                Type=pikepdf.Name.DPartRoot, DPartRootNode=dpart_root_node, RecordLevel=1))
+            if had_labels:
+                root.PageLabels = pikepdf.Dictionary(Nums=pikepdf.Array(label_nums))
+            tmp = out_dir / f".{job.name}.pdf.part"
+            written.append(tmp)
+            pdf.save(tmp, **save_args)
+
+    def _stamp(self, pdf: pikepdf.Pdf, page: pikepdf.Dictionary, stamp: SheetStamp, wrap_open: pikepdf.Stream,
+               stamp_time: pikepdf.String) -> None:
+        lay = self.layout
+        box = [float(v) for v in page.get("/MediaBox", [0, 0, 612, 792])]
+        x0, y0, x1, y1 = min(box[0], box[2]), min(box[1], box[3]), max(box[0], box[2]), max(box[1], box[3])
+        image, w, h = _datamatrix_stream(pdf, stamp.control_code)
+        resources = page.get("/Resources")
+        res = pikepdf.Dictionary(dict(resources.items())) if isinstance(resources, pikepdf.Dictionary) else pikepdf.Dictionary()
+        xobjects = res.get("/XObject")
+        xo = pikepdf.Dictionary(dict(xobjects.items())) if isinstance(xobjects, pikepdf.Dictionary) else pikepdf.Dictionary()
+        name = "/PmcControlCode"
+        while name in xo:
+            name += "X"
+        xo[name] = pdf.make_indirect(image)
+        res.XObject = xo
+        page.Resources = res
+        mw, mh = w * lay.module_pt, h * lay.module_pt
+        dx, dy = x1 - lay.datamatrix_right - mw, y1 - lay.datamatrix_top - mh
+        ops = [f"Q q 0 g {_fmt(mw)} 0 0 {_fmt(mh)} {_fmt(dx)} {_fmt(dy)} cm {name} Do Q"]
+        if stamp.imb_bars:
+            bottom = y1 - lay.imb_top - IMB_GEOMETRY["full"]
+            rects = imb_rects(stamp.imb_bars, x0 + lay.imb_left, bottom)
+            ops.append("q 0 g " + " ".join(f"{_fmt(x)} {_fmt(y)} {_fmt(rw)} {_fmt(rh)} re" for x, y, rw, rh in rects)
+                       + " f Q")
+        contents = page.get("/Contents")
+        parts = list(contents) if isinstance(contents, pikepdf.Array) else ([contents] if contents is not None else [])
+        page.Contents = pikepdf.Array([wrap_open, *parts, pdf.make_stream(("\n".join(ops) + "\n").encode())])
+        private = pikepdf.Dictionary(ControlCode=pikepdf.String(stamp.control_code),
+                                     PieceID=pikepdf.String(stamp.piece_id), Sheet=stamp.sheet)
+        if stamp.imb_bars:
+            private.IMb = pikepdf.String(stamp.imb_bars)
+        page.PieceInfo = pikepdf.Dictionary(PMC=pikepdf.Dictionary(LastModified=stamp_time, Private=private))
+
+
+_INHERITABLE = ("/Resources", "/MediaBox", "/CropBox", "/Rotate")
+
+
+def _flatten_inherited(page_objs: list, pages_root: pikepdf.Dictionary) -> None:
+    """Copy attributes a page inherits from its ancestors onto the page, before the tree is rebuilt flat."""
+    for o in page_objs:
+        missing = [k for k in _INHERITABLE if k not in o]
+        node = o.get("/Parent")
+        depth = 0
+        while missing and isinstance(node, pikepdf.Dictionary) and depth < 64:
+            for k in list(missing):
+                if k in node:
+                    o[k] = node[k]
+                    missing.remove(k)
+            node = node.get("/Parent")
+            depth += 1
+
+
+def read_page_twins(path: Path) -> list[dict[str, str] | None]:
+    """Each page's stamp twin (ControlCode, PieceID, Sheet, IMb), or None for an unstamped page."""
+    out: list[dict[str, str] | None] = []
+    try:
+        with pikepdf.open(path) as pdf:
+            for page in pdf.pages:
+                info = page.obj.get("/PieceInfo")
+                pmc = info.get("/PMC") if isinstance(info, pikepdf.Dictionary) else None
+                private = pmc.get("/Private") if isinstance(pmc, pikepdf.Dictionary) else None
+                out.append({k[1:]: _text(v) for k, v in private.items()}
+                           if isinstance(private, pikepdf.Dictionary) else None)
+    except _PIKEPDF_ERRORS as exc:
+        raise StreamError(f"unreadable PDF: {exc}", path=str(path)) from exc
+    return out
+
+
+READER = PdfReader()
+WRITER = PdfWriter()
