@@ -1,0 +1,641 @@
+"""AFP (MO:DCA) print streams: index mail pieces without rendering, and the module's READER and WRITER.
+
+A MO:DCA file is a chain of structured fields: 0x5A, a 2-byte length (counting itself and what
+follows), a 3-byte identifier (D3 class, type, category), a flag byte, 2 reserved bytes, an optional
+extension, the data, optional padding. A mail piece is a top-level named page group (BNG ... ENG)
+inside a document (BDT ... EDT); its Tag Logical Elements (TLE: an attribute-name triplet X'02' and an
+attribute-value triplet X'36') carry the index values the composition tool tagged, which a TleMapping
+turns into piece fields. Pages are BPG ... EPG. An Invoke Medium Map (IMM) names the medium map in
+force from there on; a medium map (BMM ... EMM, in a form map in a resource group or inline) says
+simplex or duplex in its Medium Modification Control (MMC keyword X'F4'), which turns pages into sheets.
+An IMM always starts a new sheet. Resource groups (BRG ... ERG) are carried along untouched.
+
+Indexing streams: the file is memory-mapped and the field chain is followed a window at a time with
+numpy (every 0x5A is a candidate; the chain of lengths picks the real ones), and only the fields that
+matter for the index are looked at in Python. Memory does not grow with the file.
+
+The machine-readable twin of a stamped control code is a page-level TLE on the first page of each
+sheet (name PMC-CTL, value the drivers.controlcode payload; PMC-IMB carries the IMb bars on the sheet
+with the address block), written right after the page's active environment group. A printer
+simulator reads it without rendering: walk the fields, and inside BPG ... EPG read TLEs by name.
+"""
+
+from __future__ import annotations
+
+import bisect
+import logging
+import mmap
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Iterator, Mapping
+
+import numpy as np
+
+from controller.errors import StreamError
+from controller.model import Piece, Plex
+from controller.streams.base import Quarantined, StreamFormat, StreamIndex
+
+logger = logging.getLogger(__name__)
+
+__all__ = [
+    "READER", "WRITER", "AfpReader", "TleMapping", "Field", "iter_fields", "read_stamps",
+    "structured_field", "tle", "SF", "STAMP_TLE", "IMB_TLE",
+]
+
+# structured field identifiers (3 bytes as an int), by MO:DCA acronym
+SF = {
+    "BDT": 0xD3A8A8, "EDT": 0xD3A9A8,
+    "BNG": 0xD3A8AD, "ENG": 0xD3A9AD,
+    "BPG": 0xD3A8AF, "EPG": 0xD3A9AF,
+    "BAG": 0xD3A8C9, "EAG": 0xD3A9C9,
+    "BRG": 0xD3A8C6, "ERG": 0xD3A9C6,
+    "BR": 0xD3A8CE, "ER": 0xD3A9CE,
+    "BFM": 0xD3A8CD, "EFM": 0xD3A9CD,
+    "BMM": 0xD3A8CC, "EMM": 0xD3A9CC, "MMC": 0xD3A788,
+    "IMM": 0xD3ABCC, "TLE": 0xD3A090, "NOP": 0xD3EEEE,
+    "BBC": 0xD3A8EB, "EBC": 0xD3A9EB, "BDD": 0xD3A6EB, "BDA": 0xD3EEEB,
+    "BOG": 0xD3A8C7, "EOG": 0xD3A9C7, "OBD": 0xD3A66B, "OBP": 0xD3AC6B, "MBC": 0xD3ABEB,
+}
+NAMES = {v: k for k, v in SF.items()}
+_BDT, _EDT, _BNG, _ENG, _BPG, _EPG = (SF[k] for k in ("BDT", "EDT", "BNG", "ENG", "BPG", "EPG"))
+_BRG, _ERG, _BMM, _EMM, _MMC, _IMM, _TLE = (SF[k] for k in ("BRG", "ERG", "BMM", "EMM", "MMC", "IMM", "TLE"))
+_INTERESTING = np.array(sorted({_BDT, _EDT, _BNG, _ENG, _BPG, _EPG, _BRG, _ERG, _BMM, _EMM, _MMC, _IMM, _TLE}),
+                        dtype=np.int64)
+
+STAMP_TLE = "PMC-CTL"
+IMB_TLE = "PMC-IMB"
+_STAMP_NAMES = frozenset({STAMP_TLE, IMB_TLE})
+
+# MMC duplex control (keyword X'F4'): 1 simplex, 2 normal duplex, 3 tumble duplex
+_DUPLEX = {1: Plex.SIMPLEX, 2: Plex.DUPLEX, 3: Plex.DUPLEX}
+# CCSIDs a TLE may name in a X'01' triplet, and the Python codec for each
+_CCSID = {37: "cp037", 273: "cp273", 277: "cp277", 278: "cp278", 280: "cp280", 284: "cp284", 297: "cp297",
+          500: "cp500", 1140: "cp1140", 1141: "cp1141", 1148: "cp1148", 1026: "cp1026", 875: "cp875"}
+
+
+def sf_name(code: int) -> str:
+    return NAMES.get(code, f"X'{code:06X}'")
+
+
+class _Damage(Exception):
+    """Raised by the low-level walkers; the reader turns it into a StreamError with the piece."""
+
+    def __init__(self, offset: int, message: str) -> None:
+        self.offset = offset
+        self.message = message
+        super().__init__(message)
+
+
+# ---------------------------------------------------------------------------------------------
+# the field chain
+
+
+def _real_offsets(arr: np.ndarray, n: int, window: int = 1 << 20) -> Iterator[np.ndarray]:
+    """The offsets of the structured fields of arr[:n], a window at a time, checking the chain."""
+    pos = 0
+    while pos < n:
+        hi = min(n, pos + window)
+        cand = np.flatnonzero(arr[pos:hi] == 0x5A)
+        cand += pos
+        if cand.size == 0 or cand[0] != pos:
+            raise _Damage(pos, f"no structured field begins here (byte 0x{int(arr[pos]):02X}, not 0x5A)")
+        keep = int(np.searchsorted(cand, n - 2))  # candidates whose length bytes exist
+        cand = cand[:keep]
+        if cand.size == 0:
+            raise _Damage(pos, "structured field header cut off by the end of the file")
+        length = (arr[cand + 1].astype(np.int64) << 8) | arr[cand + 2]
+        nxt = cand + 1 + length
+        breaks = np.flatnonzero(nxt[:-1] != cand[1:])
+        parts: list[np.ndarray] = []
+        k = 0
+        damage = None
+        while True:
+            bi = int(np.searchsorted(breaks, k))
+            b = int(breaks[bi]) if bi < breaks.size else cand.size - 1
+            short = np.flatnonzero(length[k:b + 1] < 8)
+            if short.size:
+                at = int(cand[k + short[0]])
+                parts.append(cand[k:k + short[0]])
+                damage = _Damage(at, f"structured field length {int(length[k + short[0]])} is below the minimum of 8")
+                break
+            at, nx = int(cand[b]), int(nxt[b])
+            parts.append(cand[k:b])  # the field at b joins once its successor is found
+            if nx > n:
+                damage = _Damage(at, f"structured field {_name_at(arr, at, n)} of length {int(length[b])} runs "
+                                     f"past the end of the file ({nx - n} bytes missing)")
+                break
+            if nx >= hi:
+                parts.append(cand[b:b + 1])
+                pos = nx
+                break
+            j = int(np.searchsorted(cand, nx))
+            if j >= cand.size or int(cand[j]) != nx:
+                if nx >= n - 2:
+                    damage = _Damage(nx, "structured field header cut off by the end of the file")
+                else:
+                    damage = _Damage(nx, f"no structured field begins here (byte 0x{int(arr[nx]):02X}, not 0x5A) "
+                                         f"after {_name_at(arr, at, n)} at byte {at} of length {int(length[b])}")
+                break
+            parts.append(cand[b:b + 1])
+            k = j
+        good = np.concatenate(parts) if parts else cand[:0]
+        if good.size:
+            yield good
+        if damage is not None:
+            raise damage
+
+
+def _name_at(arr: np.ndarray, at: int, n: int) -> str:
+    if at + 6 > n:
+        return "(header cut off)"
+    return sf_name(int(arr[at + 3]) << 16 | int(arr[at + 4]) << 8 | int(arr[at + 5]))
+
+
+@dataclass(frozen=True, slots=True)
+class Field:
+    offset: int
+    code: int
+    flags: int
+    end: int  # offset just past the field
+    data_start: int
+    data_end: int  # padding excluded
+
+    @property
+    def name(self) -> str:
+        return sf_name(self.code)
+
+
+def _field_at(buf, off: int, end: int, code: int | None = None) -> Field:
+    if off + 9 > end:
+        raise _Damage(off, "structured field header cut off")
+    length = buf[off + 1] << 8 | buf[off + 2]
+    stop = off + 1 + length
+    if length < 8:
+        raise _Damage(off, f"structured field length {length} is below the minimum of 8")
+    if stop > end:
+        raise _Damage(off, f"structured field {sf_name(buf[off + 3] << 16 | buf[off + 4] << 8 | buf[off + 5])} of "
+                           f"length {length} runs past the end ({stop - end} bytes missing)")
+    if code is None:
+        code = buf[off + 3] << 16 | buf[off + 4] << 8 | buf[off + 5]
+    flags = buf[off + 6]
+    start, data_end = off + 9, stop
+    if flags & 0x80:  # extension: its first byte counts its own length
+        if start >= stop or start + buf[start] > stop:
+            raise _Damage(off, f"structured field {sf_name(code)}: extension runs past the field")
+        start += buf[start]
+    if flags & 0x08 and data_end > start:  # padding: the last byte says how much, or 0 and the two before
+        pad = buf[data_end - 1]
+        if pad == 0 and data_end - 3 >= start:
+            pad = buf[data_end - 3] << 8 | buf[data_end - 2]
+        if pad > data_end - start:
+            raise _Damage(off, f"structured field {sf_name(code)}: padding longer than the data")
+        data_end -= pad
+    return Field(off, code, flags, stop, start, data_end)
+
+
+def iter_fields(buf, start: int = 0, end: int | None = None) -> Iterator[Field]:
+    """Every structured field of buf[start:end], in order; a plain walk for small spans."""
+    end = len(buf) if end is None else end
+    off = start
+    while off < end:
+        if buf[off] != 0x5A:
+            raise _Damage(off, f"no structured field begins here (byte 0x{buf[off]:02X}, not 0x5A)")
+        f = _field_at(buf, off, end)
+        yield f
+        off = f.end
+
+
+def structured_field(name_or_code: str | int, data: bytes = b"", flags: int = 0) -> bytes:
+    code = SF[name_or_code] if isinstance(name_or_code, str) else name_or_code
+    length = 8 + len(data)
+    if length > 0x7FFF:
+        raise ValueError(f"structured field {sf_name(code)} data of {len(data)} bytes is too long")
+    return b"\x5a" + length.to_bytes(2, "big") + code.to_bytes(3, "big") + bytes([flags]) + b"\0\0" + data
+
+
+def tle(name: str, value: str, encoding: str = "cp500") -> bytes:
+    n, v = name.encode(encoding), value.encode(encoding)
+    if len(n) > 250 or len(v) > 250:
+        raise ValueError(f"TLE {name!r} is too long for a triplet")
+    return structured_field("TLE", bytes([4 + len(n), 0x02, 0x0B, 0x00]) + n + bytes([4 + len(v), 0x36, 0, 0]) + v)
+
+
+def _name8(buf, f: Field, encoding: str) -> str:
+    raw = bytes(buf[f.data_start:min(f.data_start + 8, f.data_end)])
+    if len(raw) < 8 or raw[:2] == b"\xff\xff":
+        return ""
+    return raw.decode(encoding, "replace").strip()
+
+
+def _parse_tle(buf, f: Field, encoding: str) -> tuple[str, str]:
+    data = bytes(buf[f.data_start:f.data_end])
+    name = value = None
+    codec = encoding
+    i = 0
+    while i < len(data):
+        tlen = data[i]
+        if tlen < 2 or i + tlen > len(data):
+            raise _Damage(f.offset, f"TLE triplet at data byte {i} has length {tlen}, past the field's data")
+        tid = data[i + 1]
+        if tid == 0x01 and tlen >= 6:  # Coded Graphic Character Set Global ID: CCSID in the last 2 bytes
+            ccsid = int.from_bytes(data[i + tlen - 2:i + tlen], "big")
+            codec = _CCSID.get(ccsid, codec)
+        elif tid == 0x02 and tlen >= 4 and data[i + 2] == 0x0B:
+            name = data[i + 4:i + tlen]
+        elif tid == 0x36 and tlen >= 4:
+            value = data[i + 4:i + tlen]
+        i += tlen
+    if name is None or value is None:
+        raise _Damage(f.offset, "TLE without an attribute name (X'02'/X'0B') and value (X'36') triplet")
+    return name.decode(codec, "replace").strip(), value.decode(codec, "replace").rstrip()
+
+
+def _mmc_plex(buf, f: Field) -> Plex | None:
+    data = bytes(buf[f.data_start:f.data_end])
+    for i in range(2, len(data) - 1, 2):
+        if data[i] == 0xF4:
+            return _DUPLEX.get(data[i + 1])
+    return None
+
+
+# ---------------------------------------------------------------------------------------------
+# the structure walk
+
+
+@dataclass(frozen=True, slots=True)
+class TleMapping:
+    """Which TLE attribute names fill which piece fields (names compared case-insensitively)."""
+
+    piece_id: tuple[str, ...] = ("PIECE", "PIECE_ID", "PIECEID", "MAILPIECE")
+    postal_code: tuple[str, ...] = ("ZIP", "ZIPCODE", "POSTCODE", "POSTAL_CODE", "POSTALCODE", "DPBC")
+    # address block lines: ADDR1, ADDR2, ... ADDRESS1... RECIPIENT1..., in the order they appear
+    recipient: str = r"(ADDR|ADDRESS|RECIPIENT|ADDRESS_LINE|ADDRLINE)_?\d*"
+    inserts: tuple[str, ...] = ("INSERTS", "INSERT", "SELECTIONS")
+    require_postal_code: bool = True
+    piece_id_from_group_name: bool = True  # when no TLE names the piece
+    encoding: str = "cp500"  # for TLEs without a CCSID triplet (FOP writes Cp1146: same for A-Z 0-9 .,-#/&)
+
+
+@dataclass(slots=True)
+class _Group:
+    ordinal: int
+    start: int
+    name: str
+    end: int = 0  # just past its ENG
+    tles: list[tuple[str, str]] = field(default_factory=list)
+    nested_tles: list[tuple[str, str]] = field(default_factory=list)
+    pages: int = 0
+    sheets: int = 0
+    first_page: int = 0
+    plex: Plex | None = None
+    imm_at_start: str | None = None  # the medium map in force when the group began
+    own_imm: bool = False  # the group invokes a medium map before its first page
+    content_at: int | None = None  # first BPG, nested BNG or IMM: where a copied IMM goes
+    page_list: list[tuple[int, int, bool]] | None = None  # (BPG offset, sheet in piece, starts a sheet)
+    stamps: list[tuple[int, str, str]] | None = None  # (page in piece, TLE name, value)
+    problem: tuple[int, str] | None = None  # a piece-level fault found on the way (offset, why)
+
+
+@dataclass(slots=True)
+class _Layout:
+    """What a walk learns: the groups (pieces) and where the print-file frame is."""
+
+    size: int
+    groups: list[_Group]
+    documents: int
+    pages: int
+    sheets: int
+    fields: int
+    medium_maps: dict[str, Plex]
+    loose_pages: list[int]  # offsets of pages outside any named group
+    damage: _Damage | None = None  # lenient: where the walk had to stop
+    damage_group: _Group | None = None
+
+
+class _Walker:
+    def __init__(self, buf, size: int, *, medium_maps: Mapping[str, Plex], default_plex: Plex,
+                 encoding: str, detail: bool) -> None:
+        self.buf, self.size, self.encoding, self.detail = buf, size, encoding, detail
+        self.default_plex = default_plex
+        self.maps: dict[str, Plex] = {}
+        self.overrides = {k.upper(): v for k, v in medium_maps.items()}
+        self.layout = _Layout(size, [], 0, 0, 0, 0, self.maps, [])
+        self.in_doc: int | None = None
+        self.groups: list[int] = []  # open BNG offsets
+        self.page: int | None = None
+        self.rg_depth = 0
+        self.mm: str | None = None  # open BMM's name
+        self.imm: str | None = None  # medium map in force
+        self.side = 0  # 1: the back of the current duplex sheet is free
+        self.cur: _Group | None = None
+        self.ordinal = 0
+
+    def plex(self) -> Plex:
+        if self.imm is None:
+            return self.default_plex
+        name = self.imm.upper()
+        return self.overrides.get(name) or self.maps.get(name) or self.default_plex
+
+    def run(self, arr: np.ndarray) -> _Damage | None:
+        """Walk the whole file; the damage that stopped it, if any (returned, so that no traceback
+        keeps a view of the memory map alive past its close)."""
+        buf = self.buf
+        chain = _real_offsets(arr, self.size)
+        try:
+            for real in chain:
+                self.layout.fields += int(real.size)
+                codes = (arr[real + 3].astype(np.int64) << 16) | (arr[real + 4].astype(np.int64) << 8) | arr[real + 5]
+                sel = np.isin(codes, _INTERESTING)
+                for off, code in zip(real[sel].tolist(), codes[sel].tolist()):
+                    self.handle(_field_at(buf, off, self.size, code))
+            self.finish()
+        except _Damage as exc:
+            return exc.with_traceback(None)
+        finally:
+            chain.close()
+        return None
+
+    def handle(self, f: Field) -> None:  # noqa: C901 - one switch over the field kinds
+        code = f.code
+        if self.rg_depth:
+            if code == _BRG:
+                self.rg_depth += 1
+            elif code == _ERG:
+                self.rg_depth -= 1
+            elif code == _BMM:
+                self.mm = _name8(self.buf, f, self.encoding).upper()
+            elif code == _EMM:
+                self.mm = None
+            elif code == _MMC and self.mm and self.mm not in self.maps:
+                plex = _mmc_plex(self.buf, f)
+                if plex is not None:
+                    self.maps[self.mm] = plex
+            return
+        if code == _BRG:
+            if self.page is not None:
+                raise _Damage(f.offset, "resource group inside a page")
+            self.rg_depth = 1
+        elif code == _BMM:
+            self.mm = _name8(self.buf, f, self.encoding).upper()
+        elif code == _EMM:
+            self.mm = None
+        elif code == _MMC:
+            if self.mm and self.mm not in self.maps:
+                plex = _mmc_plex(self.buf, f)
+                if plex is not None:
+                    self.maps[self.mm] = plex
+        elif code == _BDT:
+            if self.in_doc is not None:
+                raise _Damage(f.offset, f"document begins inside the document that began at byte {self.in_doc}")
+            self.in_doc = f.offset
+            self.layout.documents += 1
+            self.side = 0
+        elif code == _EDT:
+            if self.in_doc is None:
+                raise _Damage(f.offset, "end of document (EDT) without a begin (BDT)")
+            if self.page is not None:
+                raise _Damage(f.offset, f"document ends inside the page that began at byte {self.page}")
+            if self.groups:
+                raise _Damage(f.offset, f"document ends inside the page group that began at byte {self.groups[-1]}")
+            self.in_doc = None
+        elif code == _BNG:
+            if self.in_doc is None:
+                raise _Damage(f.offset, "page group (BNG) outside a document")
+            if self.page is not None:
+                raise _Damage(f.offset, f"page group begins inside the page that began at byte {self.page}")
+            if not self.groups:
+                self.cur = _Group(self.ordinal, f.offset, _name8(self.buf, f, self.encoding),
+                                  first_page=self.layout.pages, imm_at_start=self.imm,
+                                  page_list=[] if self.detail else None, stamps=[] if self.detail else None)
+                self.ordinal += 1
+            elif self.cur is not None and self.cur.content_at is None:
+                self.cur.content_at = f.offset
+            self.groups.append(f.offset)
+        elif code == _ENG:
+            if not self.groups:
+                raise _Damage(f.offset, "end of page group (ENG) without a begin (BNG)")
+            if self.page is not None:
+                raise _Damage(f.offset, f"page group ends inside the page that began at byte {self.page}")
+            self.groups.pop()
+            if not self.groups and self.cur is not None:
+                g, self.cur = self.cur, None
+                g.end = f.end
+                g.content_at = g.content_at if g.content_at is not None else f.offset
+                self.layout.groups.append(g)
+                self._end_group(g, f)
+        elif code == _BPG:
+            if self.in_doc is None:
+                raise _Damage(f.offset, "page (BPG) outside a document")
+            if self.page is not None:
+                raise _Damage(f.offset, f"page begins inside the page that began at byte {self.page}")
+            self.page = f.offset
+            plex = self.plex()
+            new_sheet = plex is Plex.SIMPLEX or self.side == 0
+            self.side = 1 if plex is Plex.DUPLEX and new_sheet else 0
+            self.layout.pages += 1
+            self.layout.sheets += new_sheet
+            g = self.cur
+            if g is None:
+                self.layout.loose_pages.append(f.offset)
+                return
+            if g.pages == 0:
+                if g.content_at is None:
+                    g.content_at = f.offset
+                g.plex = plex
+                if not new_sheet and g.problem is None:
+                    g.problem = (f.offset, "the piece's first page falls on the back of the previous piece's last "
+                                           "sheet (no medium map invoked and an odd page count before it)")
+            g.pages += 1
+            g.sheets += new_sheet
+            if g.page_list is not None:
+                g.page_list.append((f.offset, g.sheets, new_sheet))
+        elif code == _EPG:
+            if self.page is None:
+                raise _Damage(f.offset, "end of page (EPG) without a begin (BPG)")
+            self.page = None
+        elif code == _IMM:
+            if self.page is not None:
+                raise _Damage(f.offset, "medium map invoked inside a page")
+            self.imm = _name8(self.buf, f, self.encoding) or None
+            self.side = 0  # an IMM always starts a new sheet
+            g = self.cur
+            if g is not None and g.pages == 0:
+                g.own_imm = True
+                if g.content_at is None:
+                    g.content_at = f.offset
+        elif code == _TLE:
+            g = self.cur
+            if g is None:
+                return  # document-level TLEs describe the document, not a piece
+            name, value = _parse_tle(self.buf, f, self.encoding)
+            if self.page is not None:
+                if g.stamps is not None and name in _STAMP_NAMES:
+                    g.stamps.append((g.pages, name, value))
+            elif len(self.groups) == 1 and g.pages == 0:
+                g.tles.append((name, value))
+            else:
+                g.nested_tles.append((name, value))
+
+    def _end_group(self, g: _Group, f: Field) -> None:
+        if g.pages == 0 and g.problem is None:
+            g.problem = (f.offset, "the page group holds no pages")
+        if g.plex is None:
+            g.plex = self.plex()
+
+    def finish(self) -> None:
+        if self.page is not None:
+            raise _Damage(self.page, "the file ends inside this page (no EPG)")
+        if self.groups:
+            raise _Damage(self.groups[-1], "the file ends inside this page group (no ENG)")
+        if self.in_doc is not None:
+            raise _Damage(self.in_doc, "the file ends inside this document (no EDT)")
+        if self.rg_depth:
+            raise _Damage(self.size, "the file ends inside a resource group (no ERG)")
+
+
+def _walk(path: Path, *, medium_maps: Mapping[str, Plex], default_plex: Plex, mapping: TleMapping,
+          detail: bool, lenient: bool) -> _Layout:
+    try:
+        with open(path, "rb") as fh:
+            size = fh.seek(0, 2)
+            if size == 0:
+                raise StreamError("empty file: no structured fields", path=str(path), offset=0)
+            with mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ) as mm:
+                arr = np.frombuffer(mm, dtype=np.uint8)
+                walker = _Walker(mm, size, medium_maps=medium_maps, default_plex=default_plex,
+                                 encoding=mapping.encoding, detail=detail)
+                damage = walker.run(arr)
+                del arr  # the map cannot close while a view of it lives
+                walker.buf = None
+    except OSError as exc:
+        raise StreamError(f"cannot read: {exc.strerror or exc}", path=str(path)) from None
+    if damage is not None:
+        if not lenient:
+            pid = _group_label(walker.cur, mapping) if walker.cur else None
+            raise StreamError(damage.message, path=str(path), offset=damage.offset, piece_id=pid)
+        walker.layout.damage, walker.layout.damage_group = damage, walker.cur
+    return walker.layout
+
+
+def _group_label(g: _Group, mapping: TleMapping) -> str:
+    names = {n.upper() for n in mapping.piece_id}
+    for name, value in g.tles:
+        if name.upper() in names and value.strip():
+            return value.strip()
+    return g.name or f"group #{g.ordinal + 1} at byte {g.start}"
+
+
+# ---------------------------------------------------------------------------------------------
+# the reader
+
+
+def _piece_fields(g: _Group, mapping: TleMapping, job_id: str, path: str) -> Piece:
+    pid_names = {n.upper() for n in mapping.piece_id}
+    zip_names = {n.upper() for n in mapping.postal_code}
+    ins_names = {n.upper() for n in mapping.inserts}
+    rcpt = re.compile(mapping.recipient, re.IGNORECASE)
+    piece_id = postal = None
+    recipient: list[str] = []
+    inserts: frozenset[int] = frozenset()
+    extra: dict[str, str] = {}
+    for nested, (name, value) in [*((False, t) for t in g.tles), *((True, t) for t in g.nested_tles)]:
+        key = name.upper()
+        if key in pid_names:
+            if piece_id is None and value.strip():
+                piece_id = value.strip()
+        elif key in zip_names:
+            if postal is None and value.strip():
+                postal = value.strip()
+        elif key in ins_names:
+            try:
+                inserts = frozenset(int(x) for x in re.split(r"[\s,;]+", value.strip()) if x)
+            except ValueError:
+                raise StreamError(f"TLE {name}={value!r}: insert stations are not numbers",
+                                  path=path, offset=g.start, piece_id=piece_id or g.name) from None
+        elif rcpt.fullmatch(name) and not nested:
+            recipient.append(value.strip())
+        else:
+            extra.setdefault(name, value.strip())
+    if piece_id is None:
+        if not (mapping.piece_id_from_group_name and g.name):
+            raise StreamError(f"page group #{g.ordinal + 1} has no piece ID (no TLE {'/'.join(mapping.piece_id)} "
+                              "and no group name)", path=path, offset=g.start)
+        piece_id = g.name
+    if postal is None and mapping.require_postal_code:
+        raise StreamError(f"the piece has no postal code (no TLE {'/'.join(mapping.postal_code)})",
+                          path=path, offset=g.start, piece_id=piece_id)
+    return Piece(piece_id=piece_id, job_id=job_id, sequence=g.ordinal, pages=g.pages, sheets=g.sheets,
+                 plex=g.plex or Plex.SIMPLEX, first_page=g.first_page, recipient=tuple(recipient),
+                 postal_code=postal, inserts=inserts, index=extra)
+
+
+class AfpReader:
+    format = StreamFormat.AFP
+
+    def __init__(self, mapping: TleMapping | None = None, *, medium_maps: Mapping[str, Plex] | None = None,
+                 default_plex: Plex = Plex.SIMPLEX) -> None:
+        """`medium_maps` says what medium maps of an external form definition do (name -> plex);
+        maps defined in the file itself are read from it."""
+        self.mapping = mapping or TleMapping()
+        self.medium_maps = dict(medium_maps or {})
+        self.default_plex = default_plex
+
+    def sniff(self, head: bytes) -> bool:
+        # 0x5A, a length of at least 8, class D3
+        return len(head) >= 9 and head[0] == 0x5A and head[3] == 0xD3 and (head[1] << 8 | head[2]) >= 8
+
+    def layout(self, path: Path, *, detail: bool = False, lenient: bool = False) -> _Layout:
+        return _walk(Path(path), medium_maps=self.medium_maps, default_plex=self.default_plex,
+                     mapping=self.mapping, detail=detail, lenient=lenient)
+
+    def index(self, path: Path, *, job_id: str, lenient: bool = False) -> StreamIndex:
+        spath = str(path)
+        lay = self.layout(Path(path), lenient=lenient)
+        pieces: list[Piece] = []
+        quarantined: list[Quarantined] = []
+        spans: dict[str, tuple[int, int]] = {}
+        for off in lay.loose_pages:
+            if not lenient:
+                raise StreamError("page outside any named page group: no mail piece holds it", path=spath, offset=off)
+            quarantined.append(Quarantined("page outside any named page group", offset=off))
+        for g in lay.groups:
+            try:
+                piece = _piece_fields(g, self.mapping, job_id, spath)
+                if g.problem is not None:
+                    raise StreamError(g.problem[1], path=spath, offset=g.problem[0], piece_id=piece.piece_id)
+                if piece.piece_id in spans:
+                    raise StreamError(f"piece {piece.piece_id} appears twice (first at byte "
+                                      f"{spans[piece.piece_id][0]})", path=spath, offset=g.start,
+                                      piece_id=piece.piece_id)
+            except StreamError as exc:
+                if not lenient:
+                    raise
+                quarantined.append(Quarantined(str(exc), piece_id=exc.piece_id, offset=exc.offset))
+                continue
+            pieces.append(piece)
+            spans[piece.piece_id] = (g.start, g.end)
+        if lay.damage is not None:
+            g = lay.damage_group
+            quarantined.append(Quarantined(
+                f"stream damaged at byte {lay.damage.offset}: {lay.damage.message}; the "
+                f"{lay.size - lay.damage.offset} bytes from there were not read",
+                piece_id=_group_label(g, self.mapping) if g else None, offset=lay.damage.offset))
+        logger.info("%s: %d structured fields, %d pages, %d pieces, %d quarantined",
+                    spath, lay.fields, lay.pages, len(pieces), len(quarantined))
+        return StreamIndex(path=spath, format=StreamFormat.AFP, job_id=job_id, pages=lay.pages, sheets=lay.sheets,
+                           pieces=tuple(pieces), quarantined=tuple(quarantined), spans=spans)
+
+
+def read_stamps(path: Path, reader: AfpReader | None = None) -> list[tuple[str, int, str, str]]:
+    """Every stamped twin in a stream: (piece ID, page in piece (1-based), TLE name, value)."""
+    reader = reader or AfpReader(TleMapping(require_postal_code=False))
+    lay = reader.layout(Path(path), detail=True)
+    out = []
+    for g in lay.groups:
+        pid = _group_label(g, reader.mapping)
+        out.extend((pid, page, name, value) for page, name, value in g.stamps or ())
+    return out
+
+
+READER = AfpReader()
