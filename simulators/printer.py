@@ -305,8 +305,10 @@ class SimIppPrinter:
         self._scheduled: list[tuple[str, float, Fault, dict]] = []
         self._rng = random.Random(seed)
         self._random_rates: dict[Fault, float] = {}
+        self._jam_pending = False
         self.port = 0
         self.requests_answered = 0
+        self.connections_accepted = 0
 
     # --- life cycle ---------------------------------------------------------------------------------
 
@@ -380,6 +382,8 @@ class SimIppPrinter:
             s.network_delay = delay
         elif fault == Fault.OFFLINE:
             self._online.clear()
+        elif fault == Fault.MEDIA_JAM:
+            self._jam_pending = True  # the engine spoils what is in the paper path
         s.faults.add(fault)
         logger.info("printer %s: fault %s", self.name, fault.value)
         self._changed.set()
@@ -446,10 +450,10 @@ class SimIppPrinter:
         return None
 
     def _next_job(self) -> SimJob | None:
-        for j in self.state.jobs.values():
-            if j.state in (JobState.PENDING, JobState.PROCESSING, JobState.PROCESSING_STOPPED) and not j.waiting_for_document:
-                return j
-        return None
+        ready = [j for j in self.state.jobs.values()
+                 if j.state in (JobState.PENDING, JobState.PROCESSING, JobState.PROCESSING_STOPPED)
+                 and not j.waiting_for_document]
+        return min(ready, key=lambda j: j.job_id) if ready else None
 
     async def _wait_change(self) -> None:
         self._changed.clear()
@@ -459,6 +463,10 @@ class SimIppPrinter:
         s = self.state
         while True:
             job = self._next_job()
+            if self._jam_pending:
+                self._jam_pending = False
+                if job is not None and job.state == JobState.PROCESSING:
+                    self._jam(job)
             if job is None or s.faults & STOPPING:
                 if job is not None and job.state == JobState.PROCESSING:
                     self._set_job(job, JobState.PROCESSING_STOPPED, ("printer-stopped",), "Printer stopped.")
@@ -478,26 +486,17 @@ class SimIppPrinter:
                 continue
             self._changed.clear()
             await self.clock.sleep(len(planned.pages) * 60.0 / self.model.speed_ipm)
-            if job.state.is_final:  # canceled while the sheet was on its way: it is still delivered
-                pass
-            if Fault.MEDIA_JAM in s.faults or self._random_jam():
-                self._jam(job)
-                continue
-            if s.faults & STOPPING:
+            # a sheet canceled on its way is still delivered; a jam meanwhile spoils it (loop top)
+            self._random_faults_roll()
+            if self._jam_pending or s.faults & STOPPING:
                 continue
             self._deliver(job, planned, tray)
             self._fire_scheduled()
 
-    def _random_jam(self) -> bool:
-        fired = False
+    def _random_faults_roll(self) -> None:
         for fault, rate in self._random_rates.items():
-            if rate > 0 and self._rng.random() < rate / 1000.0:
-                if fault == Fault.MEDIA_JAM:
-                    self.state.faults.add(Fault.MEDIA_JAM)
-                    fired = True
-                else:
-                    self.inject(fault)
-        return fired
+            if rate > 0 and self._rng.random() < rate / 1000.0 and fault not in self.state.faults:
+                self.inject(fault)
 
     def _sheet_record(self, job: SimJob, index: int, tray: Tray, spoiled: bool) -> PrintedSheet:
         planned = job.plan[index]
@@ -530,7 +529,6 @@ class SimIppPrinter:
     def _jam(self, job: SimJob) -> None:
         """The sheet under the marker and those behind it in the paper path are spoiled."""
         s = self.state
-        s.faults.add(Fault.MEDIA_JAM)
         last = min(len(job.plan), job.next_sheet + max(1, self.model.paper_path_sheets))
         for index in range(job.next_sheet, last):
             tray = self._feed_tray(job.media)
@@ -622,6 +620,7 @@ class SimIppPrinter:
         if task is not None:
             self._tasks.add(task)
         self._writers.add(writer)
+        self.connections_accepted += 1
         try:
             while True:
                 request = await _read_request(reader, writer)
@@ -827,14 +826,17 @@ class SimIppPrinter:
             raise _IppFail(Status.DOCUMENT_FORMAT_NOT_SUPPORTED, f"document-format {fmt} is not supported")
         return fmt
 
-    def _new_job(self, req: IppMessage, attrs: AttributeGroup) -> SimJob:
+    def _new_job(self, req: IppMessage, attrs: AttributeGroup, *, validate_only: bool = False) -> SimJob:
         if not self.state.accepting_jobs:
             raise _IppFail(Status.NOT_ACCEPTING_JOBS, "the printer is not accepting jobs")
         s = self.state
         template = req.group(Tag.JOB)
+        job_id = s.next_job_id
+        if not validate_only:
+            s.next_job_id += 1  # now: concurrent submissions read their documents at the same time
         job = SimJob(
-            job_id=s.next_job_id,
-            name=str(attrs.get("job-name", f"job {s.next_job_id}")),
+            job_id=job_id,
+            name=str(attrs.get("job-name", f"job {job_id}")),
             user=str(attrs.get("requesting-user-name", "anonymous")),
             created_at=self._up_time(),
             created_date=self._now_date(),
@@ -880,7 +882,6 @@ class SimIppPrinter:
 
     def _add_job(self, job: SimJob) -> None:
         self.state.jobs[job.job_id] = job
-        self.state.next_job_id += 1
         self._changed.set()
 
     def _job_summary(self, job: SimJob, resp: IppMessage) -> None:
@@ -899,7 +900,7 @@ class SimIppPrinter:
 
     async def _validate_job(self, req: IppMessage, attrs: AttributeGroup, resp: IppMessage) -> None:
         self._check_format(attrs)
-        self._new_job(req, attrs)
+        self._new_job(req, attrs, validate_only=True)
 
     async def _create_job(self, req: IppMessage, attrs: AttributeGroup, resp: IppMessage) -> None:
         job = self._new_job(req, attrs)

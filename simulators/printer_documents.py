@@ -28,7 +28,8 @@ PAGE_LIST = "application/vnd.pmc.pages"
 
 # A control code's payload as drivers.controlcode writes it; the simulator only finds it, the
 # inserter's camera path checks it.
-CONTROL_CODE = re.compile(r"(?<![0-9A-Z.])[0-9A-Z]{1,6}\.[0-9A-Z]{1,9}\.[0-9A-Z]{8}(?![0-9A-Z.])")
+# The check character (ISO/IEC 7064 MOD 37,36) may be '*'.
+CONTROL_CODE = re.compile(r"(?<![0-9A-Z.*])[0-9A-Z]{1,6}\.[0-9A-Z]{1,9}\.[0-9A-Z]{7}[0-9A-Z*](?![0-9A-Z.*])")
 
 # pdfium is not thread-safe: documents are read in worker threads, one at a time.
 _PDFIUM = threading.Lock()
