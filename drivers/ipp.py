@@ -186,7 +186,10 @@ def _enum_name(cls: type[enum.IntEnum], code: int) -> str:
 
 
 def status_name(code: int) -> str:
-    return _enum_name(Status, code)
+    """The RFC 8011 name: successful-ok, client-error-not-found, server-error-busy..."""
+    prefix = "successful-" if code < 0x0400 else "client-error-" if code < 0x0500 else "server-error-"
+    name = _enum_name(Status, code)
+    return name if name.startswith("0x") else prefix + name
 
 
 def operation_name(code: int) -> str:
