@@ -20,6 +20,7 @@ COMMAND_MODULES = (
     "controller.commands.ledger",
     "controller.commands.config",
     "controller.commands.demo",
+    "controller.commands.presort",
 )
 
 EXIT_OK, EXIT_FAILURE, EXIT_USAGE = 0, 1, 2
