@@ -4,9 +4,14 @@ from __future__ import annotations
 
 import importlib.util
 import random
+import shutil
+import subprocess
 import sys
 from dataclasses import dataclass
 from pathlib import Path
+
+import numpy as np
+import pytest
 
 from controller.streams.base import EngineeringPlan, PrintJobPlan, SheetStamp, StreamIndex
 
@@ -72,3 +77,62 @@ def pieces_view(index: StreamIndex) -> list[tuple]:
 def expected_after(index: StreamIndex, job_piece_ids: tuple[str, ...]) -> list[tuple]:
     by_id = {v[0]: v for v in pieces_view(index)}
     return [by_id[pid] for pid in job_piece_ids]
+
+
+def render_pdf(path: Path, page: int, dpi: int, tmp_path: Path) -> np.ndarray:
+    import cv2
+
+    exe = shutil.which("pdftoppm")
+    if exe is None:
+        pytest.skip("pdftoppm (poppler-utils) is not installed")
+    stem = tmp_path / f"render-{page}"
+    subprocess.run([exe, "-r", str(dpi), "-gray", "-f", str(page), "-l", str(page), "-singlefile", str(path),
+                    str(stem)], check=True, timeout=60)
+    return cv2.imread(str(stem) + ".pgm", cv2.IMREAD_GRAYSCALE)
+
+
+def read_imb_bars(image: np.ndarray, imb_left: float, imb_top: float, dpi: int) -> str:
+    """Measure the bars in a rendered page: each dark column run is a bar, its extents give A/D/F/T."""
+    scale = dpi / 72
+    from controller.streams.pdf import IMB_GEOMETRY as g
+    x0 = int((imb_left - 4) * scale)
+    x1 = int((imb_left + 65 * g["pitch"] + 4) * scale)
+    y0 = int((imb_top - 3) * scale)
+    y1 = int((imb_top + g["full"] + 3) * scale)
+    dark = image[y0:y1, x0:x1] < 128
+    cols = dark.any(axis=0)
+    runs, start = [], None
+    for x, d in enumerate(np.append(cols, False)):
+        if d and start is None:
+            start = x
+        elif not d and start is not None:
+            runs.append((start, x))
+            start = None
+    tops, bottoms = [], []
+    for a, b in runs:
+        rows = np.nonzero(dark[:, a:b].any(axis=1))[0]
+        tops.append(rows[0])
+        bottoms.append(rows[-1])
+    top, bottom = min(tops), max(bottoms)
+    band = (bottom - top) * 0.2
+    out = []
+    for t, b in zip(tops, bottoms):
+        up, down = t < top + band, b > bottom - band
+        out.append("F" if up and down else "A" if up else "D" if down else "T")
+    return "".join(out)
+
+
+def render_ps(path: Path, page: int, dpi: int, tmp_path: Path) -> np.ndarray:
+    """Render one page of a PostScript or PCL file with Ghostscript (gpcl6 for PCL)."""
+    import cv2
+
+    exe = shutil.which("gs")
+    if exe is None:
+        pytest.skip("Ghostscript is not installed")
+    out = tmp_path / f"render-{page}.pgm"
+    subprocess.run([exe, "-q", "-dBATCH", "-dNOPAUSE", "-dSAFER", "-sDEVICE=pgmraw", f"-r{dpi}",
+                    f"-dFirstPage={page}", f"-dLastPage={page}", f"-sOutputFile={out}", str(path)],
+                   check=True, timeout=60)
+    return cv2.imread(str(out), cv2.IMREAD_GRAYSCALE)
+
+

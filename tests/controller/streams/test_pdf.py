@@ -2,11 +2,6 @@
 
 from __future__ import annotations
 
-import shutil
-import subprocess
-from pathlib import Path
-
-import numpy as np
 import pikepdf
 import pytest
 
@@ -14,7 +9,7 @@ from controller.errors import StreamError
 from controller.streams import pdf
 from controller.streams.base import EngineeringPlan, PrintJobPlan, StreamFormat
 from tests.controller.streams.streamkit import (
-    SAMPLE, STREAMS, expected_after, pieces_view, sample_sidecar, shuffled_plan,
+    SAMPLE, STREAMS, expected_after, pieces_view, read_imb_bars, render_pdf, sample_sidecar, shuffled_plan,
 )
 
 PDF_DIR = STREAMS / "pdf"
@@ -138,49 +133,6 @@ def test_a_plan_naming_an_unknown_piece_writes_nothing(tmp_path):
     assert list(tmp_path.iterdir()) == []
 
 
-def _render(path: Path, page: int, dpi: int, tmp_path: Path) -> np.ndarray:
-    import cv2
-
-    exe = shutil.which("pdftoppm")
-    if exe is None:
-        pytest.skip("pdftoppm (poppler-utils) is not installed")
-    stem = tmp_path / f"render-{page}"
-    subprocess.run([exe, "-r", str(dpi), "-gray", "-f", str(page), "-l", str(page), "-singlefile", str(path),
-                    str(stem)], check=True, timeout=60)
-    return cv2.imread(str(stem) + ".pgm", cv2.IMREAD_GRAYSCALE)
-
-
-def read_imb_bars(image: np.ndarray, layout: pdf.StampLayout, dpi: int, page_height_pt: float = 792) -> str:
-    """Measure the bars in a rendered page: each dark column run is a bar, its extents give A/D/F/T."""
-    scale = dpi / 72
-    g = pdf.IMB_GEOMETRY
-    x0 = int((layout.imb_left - 4) * scale)
-    x1 = int((layout.imb_left + 65 * g["pitch"] + 4) * scale)
-    y0 = int((layout.imb_top - 3) * scale)
-    y1 = int((layout.imb_top + g["full"] + 3) * scale)
-    dark = image[y0:y1, x0:x1] < 128
-    cols = dark.any(axis=0)
-    runs, start = [], None
-    for x, d in enumerate(np.append(cols, False)):
-        if d and start is None:
-            start = x
-        elif not d and start is not None:
-            runs.append((start, x))
-            start = None
-    tops, bottoms = [], []
-    for a, b in runs:
-        rows = np.nonzero(dark[:, a:b].any(axis=1))[0]
-        tops.append(rows[0])
-        bottoms.append(rows[-1])
-    top, bottom = min(tops), max(bottoms)
-    band = (bottom - top) * 0.2
-    out = []
-    for t, b in zip(tops, bottoms):
-        up, down = t < top + band, b > bottom - band
-        out.append("F" if up and down else "A" if up else "D" if down else "T")
-    return "".join(out)
-
-
 @pytest.mark.peer
 def test_stamped_page_renders_with_a_readable_datamatrix_and_imb(tmp_path):
     import zxingcpp
@@ -195,12 +147,12 @@ def test_stamped_page_renders_with_a_readable_datamatrix_and_imb(tmp_path):
     page = 1
     checked = 0
     for pid in order[:3]:
-        image = _render(out, page, 300, tmp_path)
+        image = render_pdf(out, page, 300, tmp_path)
         stamp = plan.stamps[(pid, 1)]
         reads = [r.text for r in zxingcpp.read_barcodes(image, formats=zxingcpp.BarcodeFormat.DataMatrix)]
         assert reads == [stamp.control_code]
         assert decode(reads[0]).sheet == 1
-        assert read_imb_bars(image, pdf.WRITER.layout, 300) == stamp.imb_bars
+        assert read_imb_bars(image, pdf.WRITER.layout.imb_left, pdf.WRITER.layout.imb_top, 300) == stamp.imb_bars
         page += by_id[pid].pages
         checked += 1
     assert checked == 3
@@ -220,7 +172,7 @@ def test_second_sheet_carries_its_own_code_and_no_imb(tmp_path):
         if by_id[pid].pages >= 2:
             break
         page += by_id[pid].pages
-    image = _render(out, page + 1, 200, tmp_path)
+    image = render_pdf(out, page + 1, 200, tmp_path)
     reads = [r.text for r in zxingcpp.read_barcodes(image, formats=zxingcpp.BarcodeFormat.DataMatrix)]
     assert reads == [plan.stamps[(pid, 2)].control_code]
     scale = 200 / 72

@@ -1,0 +1,354 @@
+"""PostScript (DSC) print streams: index into mail pieces; reorder, stamp and split into print jobs.
+
+Reading scans the file line by line without interpreting PostScript: the header, prolog and setup are
+everything before the first `%%Page:`; each page runs from its `%%Page:` to the next one or to
+`%%Trailer`. Binary sections announced by `%%BeginData:` / `%%BeginBinary:` are skipped by their
+byte counts. The `%%Pages:` count (in the header or, with `(atend)`, in the trailer) must agree with
+the pages found, page ordinals must run 1, 2, 3..., and the file must end with `%%EOF`: anything else
+is a StreamError naming the byte offset. Production PostScript has no standard piece marker, so
+pieces start at a comment matched by a configurable pattern (default `%%PMC-Piece: ID POSTAL`, with
+`%%PMC-Address: line` comments for the recipient block) or come from a sidecar index. Duplex is read
+from `/Duplex true` in a setpagedevice of the prolog or setup.
+
+Writing keeps the header, prolog and setup (with `%%Pages:` set to the job's count) and the trailer,
+and moves whole page bodies, renumbering the page ordinals. A stamp goes right after the page's
+`%%EndPageSetup` (or its `%%Page:` comments) as a procedure the page device's EndPage runs once at
+that page's showpage: the control code as a 1-bit `image` with one sample per DataMatrix module and
+the IMb as 65 `rectfill` bars, both in default user space (`initmatrix`) inside gsave/grestore. The machine-readable twin is a pair of DSC comments on that page,
+`%%PMC-ControlCode: payload` and `%%PMC-IMb: bars`, which a printer simulator reads without
+interpreting PostScript (see `read_page_twins`).
+"""
+
+from __future__ import annotations
+
+import logging
+import mmap
+import os
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Sequence
+
+import numpy as np
+
+from controller.errors import StreamError
+from controller.model import Plex
+from controller.streams.base import EngineeringPlan, SheetStamp, StreamFormat, StreamIndex, check_plan
+from controller.streams.paged import Boundary, assemble, merge_sidecar
+
+logger = logging.getLogger(__name__)
+
+__all__ = ["PsReadOptions", "PsReader", "PsWriter", "PsLayout", "READER", "WRITER", "read_page_twins", "scan"]
+
+
+@dataclass(frozen=True, slots=True)
+class PsReadOptions:
+    piece_pattern: str = r"^%%PMC-Piece:\s*(?P<piece>\S+)(?:\s+(?P<postal>\S+))?\s*$"
+    recipient_pattern: str = r"^%%PMC-Address:\s?(?P<line>.*?)\s*$"
+    require_postal: bool = True
+
+
+@dataclass(frozen=True, slots=True)
+class PsLayout:
+    """Stamp positions in points from the page's top-left corner; page height for default user space."""
+
+    page_height: float = 792
+    page_width: float = 612
+    datamatrix_right: float = 0.4 * 72
+    datamatrix_top: float = 0.35 * 72
+    module_pt: float = 1.8
+    imb_left: float = 1.0 * 72
+    imb_top: float = 2.25 * 72 + 4 * 12 + 2
+
+
+@dataclass(slots=True)
+class _Scan:
+    size: int
+    header_end: int  # offset of the first %%Page:
+    pages: list[tuple[int, int]]  # byte span of each page
+    trailer_start: int
+    declared_pages: int | None
+    declared_at: int | None
+    duplex: bool
+    markers: list[tuple[int, int, str]]  # (page index, offset, line) for comment lines inside pages
+
+
+_PAGE = re.compile(rb"^%%Page:\s*(\S+)\s+(\S+)\s*$")
+_PAGES = re.compile(rb"^%%Pages:\s*(\S+)")
+_DATA = re.compile(rb"^%%Begin(?:Data|Binary):\s*(\d+)(?:\s+\S+\s+(\S+))?")
+_DUPLEX = re.compile(rb"/Duplex\s+true")
+
+
+def scan(path: str, data: bytes | mmap.mmap) -> _Scan:
+    """One pass over the lines: page spans, the declared count, the trailer, comment lines per page."""
+    size = len(data)
+    pages: list[tuple[int, int]] = []
+    markers: list[tuple[int, int, str]] = []
+    header_end = trailer_start = None
+    declared = declared_at = None
+    atend = False
+    saw_eof = False
+    pos = 0
+    page_start = None
+    ordinal_expected = 1
+    while pos < size:
+        nl = data.find(b"\n", pos)
+        end = size if nl < 0 else nl + 1
+        line = data[pos:end].rstrip(b"\r\n")
+        if line.startswith(b"%%"):
+            if saw_eof and line.strip():
+                raise StreamError("DSC comments after %%EOF", path=path, offset=pos)
+            m = _DATA.match(line)
+            if m:
+                count = int(m.group(1))
+                if m.group(2) == b"Lines":
+                    skip = end
+                    for _ in range(count):
+                        nxt = data.find(b"\n", skip)
+                        if nxt < 0:
+                            raise StreamError(f"%%BeginData of {count} lines runs past the end", path=path, offset=pos)
+                        skip = nxt + 1
+                    end = skip
+                else:
+                    if end + count > size:
+                        raise StreamError(f"%%BeginData/%%BeginBinary of {count} bytes runs past the end",
+                                          path=path, offset=pos)
+                    end += count
+            elif line.startswith(b"%%Page:"):
+                m = _PAGE.match(line)
+                if trailer_start is not None:
+                    raise StreamError("%%Page: after %%Trailer", path=path, offset=pos)
+                if m is None:
+                    raise StreamError(f"malformed %%Page: comment {line[:60]!r}", path=path, offset=pos,
+                                      page=len(pages) + 1)
+                try:
+                    ordinal = int(m.group(2))
+                except ValueError:
+                    raise StreamError(f"%%Page: ordinal {m.group(2)[:20]!r} is not a number", path=path, offset=pos,
+                                      page=len(pages) + 1) from None
+                if ordinal != ordinal_expected:
+                    raise StreamError(f"%%Page: ordinal {ordinal} where {ordinal_expected} was expected", path=path,
+                                      offset=pos, page=len(pages) + 1)
+                ordinal_expected += 1
+                if page_start is not None:
+                    pages.append((page_start, pos))
+                else:
+                    header_end = pos
+                page_start = pos
+            elif line.startswith(b"%%Pages:"):
+                m = _PAGES.match(line)
+                value = m.group(1) if m else b""
+                if value == b"(atend)":
+                    atend = True
+                elif trailer_start is not None or not atend and header_end is None:
+                    try:
+                        declared, declared_at = int(value), pos
+                    except ValueError:
+                        raise StreamError(f"%%Pages: value {value[:20]!r} is not a number", path=path,
+                                          offset=pos) from None
+            elif line.startswith(b"%%Trailer"):
+                if page_start is not None:
+                    pages.append((page_start, pos))
+                    page_start = None
+                trailer_start = pos
+            elif line.startswith(b"%%EOF"):
+                saw_eof = True
+            elif page_start is not None:
+                markers.append((len(pages), pos, line.decode("latin-1")))
+        elif line.startswith(b"%") and page_start is not None:
+            markers.append((len(pages), pos, line.decode("latin-1")))
+        pos = end
+    if header_end is None:
+        raise StreamError("no %%Page: comment: not a DSC page stream, or truncated", path=path, offset=size)
+    if not saw_eof or trailer_start is None:
+        raise StreamError("no %%Trailer and %%EOF at the end: the file is truncated", path=path, offset=size,
+                          page=len(pages) + (1 if page_start is not None else 0))
+    if declared is None:
+        raise StreamError("no %%Pages: count" + (" in the trailer" if atend else ""), path=path, offset=0)
+    if declared != len(pages):
+        raise StreamError(f"%%Pages: says {declared} pages, the file holds {len(pages)}", path=path,
+                          offset=declared_at, page=len(pages))
+    duplex = bool(_DUPLEX.search(data[:header_end]))
+    return _Scan(size, header_end, pages, trailer_start, declared, declared_at, duplex, markers)
+
+
+class PsReader:
+    format = StreamFormat.POSTSCRIPT
+
+    def __init__(self, options: PsReadOptions | None = None) -> None:
+        self.options = options or PsReadOptions()
+        self._piece_re = re.compile(self.options.piece_pattern)
+        self._recipient_re = re.compile(self.options.recipient_pattern)
+
+    def sniff(self, head: bytes) -> bool:
+        return head.lstrip(b"\x04").startswith(b"%!")
+
+    def index(self, path: Path, *, job_id: str, lenient: bool = False,
+              sidecar: Sequence[Any] | None = None) -> StreamIndex:
+        spath = str(path)
+        try:
+            with open(path, "rb") as fh:
+                if os.fstat(fh.fileno()).st_size == 0:
+                    raise StreamError("empty file", path=spath, offset=0)
+                with mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ) as data:
+                    if not self.sniff(data[:16]):
+                        raise StreamError("not PostScript (no %! header)", path=spath, offset=0)
+                    s = scan(spath, data)
+        except OSError as exc:
+            raise StreamError(f"cannot read: {exc.strerror}", path=spath) from exc
+        plex = Plex.DUPLEX if s.duplex else Plex.SIMPLEX
+        bounds: list[Boundary] = []
+        current: Boundary | None = None
+        for page, offset, line in s.markers:
+            m = self._piece_re.match(line)
+            if m:
+                groups = m.groupdict()
+                current = Boundary(groups["piece"], page, (), groups.get("postal"), plex=plex, offset=offset)
+                bounds.append(current)
+                continue
+            m = self._recipient_re.match(line)
+            if m and current is not None and current.first_page == page:
+                current.recipient = (*current.recipient, m.group("line"))
+        bounds = merge_sidecar(spath, bounds, sidecar)
+        for b in bounds:
+            b.plex = plex
+        sidecar_pages = {str(e.piece_id): int(e.pages) for e in sidecar} if sidecar else None
+        pieces, quarantined, spans = assemble(spath, job_id, bounds, len(s.pages), lenient=lenient,
+                                              require_postal=self.options.require_postal,
+                                              sidecar_pages=sidecar_pages)
+        logger.info("indexed %s: %d pages, %d pieces", spath, len(s.pages), len(pieces))
+        return StreamIndex(path=spath, format=StreamFormat.POSTSCRIPT, job_id=job_id, pages=len(s.pages),
+                           sheets=sum(p.sheets for p in pieces), pieces=tuple(pieces),
+                           quarantined=tuple(quarantined), spans=spans)
+
+
+def _ps_stamp(stamp: SheetStamp, lay: PsLayout) -> bytes:
+    from drivers.controlcode import ControlCodeError, render_datamatrix
+
+    try:
+        grey = render_datamatrix(stamp.control_code, module_px=1)
+    except ControlCodeError as exc:
+        raise StreamError(f"cannot draw control code {stamp.control_code!r}: {exc}", piece_id=stamp.piece_id) from exc
+    h, w = grey.shape
+    hexdata = np.packbits(grey >= 128, axis=1).tobytes().hex()
+    mw, mh = w * lay.module_pt, h * lay.module_pt
+    x = lay.page_width - lay.datamatrix_right - mw
+    y = lay.page_height - lay.datamatrix_top - mh
+    out = [f"%%PMC-ControlCode: {stamp.control_code}"]
+    if stamp.imb_bars:
+        out.append(f"%%PMC-IMb: {stamp.imb_bars}")
+    draw = [f"gsave initmatrix {x:.2f} {y:.2f} translate {mw:.2f} {mh:.2f} scale "
+            f"{w} {h} 1 [{w} 0 0 -{h} 0 {h}] <{hexdata}> image grestore"]
+    if stamp.imb_bars:
+        from controller.streams.pdf import imb_rects
+
+        bottom = lay.page_height - lay.imb_top - 0.145 * 72
+        rects = imb_rects(stamp.imb_bars, lay.imb_left, bottom)
+        draw.append("gsave initmatrix 0 setgray " + " ".join(f"{a:.2f} {b:.2f} {c:.2f} {d:.2f} rectfill"
+                                                             for a, b, c, d in rects) + " grestore")
+    # drawn from EndPage, so it lands on top of the page whatever the page body does (ps2write's bodies
+    # save, set the page device and showpage inside their content stream); it runs once, then removes itself
+    out.append("userdict /PMCStamp {\n" + "\n".join(draw) + "\n} put")
+    out.append("<< /EndPage { exch pop 2 ne dup { userdict /PMCStamp known "
+               "{ userdict /PMCStamp get exec userdict /PMCStamp undef } if } if } bind >> setpagedevice")
+    return ("\n".join(out) + "\n").encode("ascii")
+
+
+class PsWriter:
+    format = StreamFormat.POSTSCRIPT
+
+    def __init__(self, layout: PsLayout | None = None) -> None:
+        self.layout = layout or PsLayout()
+
+    def write(self, index: StreamIndex, plan: EngineeringPlan, out_dir: Path) -> list[Path]:
+        check_plan(index, plan)
+        out_dir = Path(out_dir)
+        out_dir.mkdir(parents=True, exist_ok=True)
+        written: list[Path] = []
+        finals = [out_dir / f"{job.name}.ps" for job in plan.jobs]
+        try:
+            with open(index.path, "rb") as fh, mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ) as data:
+                s = scan(index.path, data)
+                if len(s.pages) != index.pages:
+                    raise StreamError(f"the file now has {len(s.pages)} pages, the index {index.pages}: re-index it",
+                                      path=index.path)
+                header = bytes(data[:s.header_end])
+                trailer = bytes(data[s.trailer_start:])
+                pieces = {p.piece_id: p for p in index.pieces}
+                for job in plan.jobs:
+                    tmp = out_dir / f".{job.name}.ps.part"
+                    written.append(tmp)
+                    count = sum(pieces[pid].pages for pid in job.piece_ids)
+                    with open(tmp, "wb") as out:
+                        out.write(_set_pages(header, count, s, index.path))
+                        ordinal = 1
+                        for pid in job.piece_ids:
+                            piece = pieces[pid]
+                            first, n = index.spans.get(pid, (piece.first_page, piece.pages))
+                            step = 2 if piece.plex is Plex.DUPLEX else 1
+                            for k in range(n):
+                                a, b = s.pages[first + k]
+                                body = data[a:b]
+                                nl = body.find(b"\n") + 1
+                                m = _PAGE.match(body[:nl].rstrip(b"\r\n"))
+                                out.write(b"%%Page: " + m.group(1) + b" " + str(ordinal).encode() + b"\n")
+                                ordinal += 1
+                                rest = body[nl:]
+                                stamp = plan.stamps.get((pid, k // step + 1)) if k % step == 0 else None
+                                if stamp is not None:
+                                    cut = _stamp_point(rest)
+                                    out.write(rest[:cut])
+                                    out.write(_ps_stamp(stamp, self.layout))
+                                    out.write(rest[cut:])
+                                else:
+                                    out.write(rest)
+                        out.write(_set_pages(trailer, count, s, index.path) if s.declared_at >= s.trailer_start
+                                  else trailer)
+            for tmp, final in zip(written, finals):
+                os.replace(tmp, final)
+        except StreamError:
+            for p in written:
+                p.unlink(missing_ok=True)
+            raise
+        except OSError as exc:
+            for p in written:
+                p.unlink(missing_ok=True)
+            raise StreamError(f"cannot write print jobs: {exc}", path=index.path) from exc
+        return finals
+
+
+def _set_pages(section: bytes, count: int, s: _Scan, path: str) -> bytes:
+    new, n = re.subn(rb"^%%Pages:[ \t]*\d+", b"%%Pages: " + str(count).encode(), section, count=1, flags=re.M)
+    return new if n or b"%%Pages:" not in section else section
+
+
+def _stamp_point(rest: bytes) -> int:
+    """Where a stamp goes in a page body (after its %%Page: line): past %%EndPageSetup, else past the comments."""
+    m = re.search(rb"^%%EndPageSetup[^\n]*\n", rest, flags=re.M)
+    if m:
+        return m.end()
+    pos = 0
+    while rest.startswith(b"%", pos):
+        nl = rest.find(b"\n", pos)
+        if nl < 0:
+            return len(rest)
+        pos = nl + 1
+    return pos
+
+
+def read_page_twins(path: Path) -> list[dict[str, str] | None]:
+    """Each page's stamp twin from its %%PMC- comments (ControlCode, IMb), or None for an unstamped page."""
+    spath = str(path)
+    with open(path, "rb") as fh, mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ) as data:
+        s = scan(spath, data)
+    out: list[dict[str, str] | None] = [None] * len(s.pages)
+    for page, _offset, line in s.markers:
+        for key in ("ControlCode", "IMb"):
+            prefix = f"%%PMC-{key}: "
+            if line.startswith(prefix):
+                out[page] = {**(out[page] or {}), key: line[len(prefix):].strip()}
+    return out
+
+
+READER = PsReader()
+WRITER = PsWriter()
