@@ -14,7 +14,8 @@ Writing keeps the header, prolog and setup (with `%%Pages:` set to the job's cou
 and moves whole page bodies, renumbering the page ordinals. A stamp goes right after the page's
 `%%EndPageSetup` (or its `%%Page:` comments) as a procedure the page device's EndPage runs once at
 that page's showpage: the control code as a 1-bit `image` with one sample per DataMatrix module and
-the IMb as 65 `rectfill` bars, both in default user space (`initmatrix`) inside gsave/grestore. The machine-readable twin is a pair of DSC comments on that page,
+the IMb as 65 `rectfill` bars, both in default user space (`initmatrix`) inside gsave/grestore.
+The machine-readable twin is a pair of DSC comments on that page,
 `%%PMC-ControlCode: payload` and `%%PMC-IMb: bars`, which a printer simulator reads without
 interpreting PostScript (see `read_page_twins`).
 """
@@ -247,10 +248,14 @@ def _ps_stamp(stamp: SheetStamp, lay: PsLayout) -> bytes:
         draw.append("gsave initmatrix 0 setgray " + " ".join(f"{a:.2f} {b:.2f} {c:.2f} {d:.2f} rectfill"
                                                              for a, b, c, d in rects) + " grestore")
     # drawn from EndPage, so it lands on top of the page whatever the page body does (ps2write's bodies
-    # save, set the page device and showpage inside their content stream); it runs once, then removes itself
-    out.append("userdict /PMCStamp {\n" + "\n".join(draw) + "\n} put")
-    out.append("<< /EndPage { exch pop 2 ne dup { userdict /PMCStamp known "
-               "{ userdict /PMCStamp get exec userdict /PMCStamp undef } if } if } bind >> setpagedevice")
+    # save, set the page device and showpage inside their content stream); it runs once, then removes itself;
+    # the stamp runs in default user space inside gsave/grestore
+    # kept in global VM: the page body's save/restore must not bring back a stamp already drawn
+    out.append("currentglobal true setglobal globaldict /PMCStamp {\n" + "\n".join(draw) + "\n} put setglobal")
+    # installed once (save/restore may undo it: then again), chained in front of the device's own EndPage
+    out.append("userdict /PMCEndPage known not { userdict /PMCEndPage true put << /EndPage [ "
+               "{ dup 2 ne { globaldict /PMCStamp known { globaldict /PMCStamp get exec globaldict /PMCStamp undef } if } if }"
+               " /exec load currentpagedevice /EndPage get /exec load ] cvx >> setpagedevice } if")
     return ("\n".join(out) + "\n").encode("ascii")
 
 

@@ -122,17 +122,15 @@ def read_imb_bars(image: np.ndarray, imb_left: float, imb_top: float, dpi: int) 
     return "".join(out)
 
 
-def render_ps(path: Path, page: int, dpi: int, tmp_path: Path) -> np.ndarray:
-    """Render one page of a PostScript or PCL file with Ghostscript (gpcl6 for PCL)."""
+def render_ps(path: Path, dpi: int, tmp_path: Path) -> list[np.ndarray]:
+    """Every page of a PostScript file, rendered by Ghostscript."""
     import cv2
 
     exe = shutil.which("gs")
     if exe is None:
         pytest.skip("Ghostscript is not installed")
-    out = tmp_path / f"render-{page}.pgm"
+    out = tmp_path / f"render-{path.stem}"
+    out.mkdir()
     subprocess.run([exe, "-q", "-dBATCH", "-dNOPAUSE", "-dSAFER", "-sDEVICE=pgmraw", f"-r{dpi}",
-                    f"-dFirstPage={page}", f"-dLastPage={page}", f"-sOutputFile={out}", str(path)],
-                   check=True, timeout=60)
-    return cv2.imread(str(out), cv2.IMREAD_GRAYSCALE)
-
-
+                    f"-sOutputFile={out}/%03d.pgm", str(path)], check=True, timeout=60)
+    return [cv2.imread(str(f), cv2.IMREAD_GRAYSCALE) for f in sorted(out.glob("*.pgm"))]
