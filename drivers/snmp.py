@@ -26,20 +26,17 @@ import asyncio
 import enum
 import logging
 from dataclasses import dataclass, field
-from typing import Iterable, Sequence
+from typing import Iterable
 from urllib.parse import parse_qs, urlsplit
 
+from pyasn1.type.univ import Null
+from pysnmp.entity.rfc3413 import cmdgen
 from pysnmp.error import PySnmpError
 from pysnmp.hlapi.v3arch.asyncio import (
     CommunityData,
-    ContextData,
-    ObjectIdentity,
-    ObjectType,
     SnmpEngine,
     UdpTransportTarget,
     UsmUserData,
-    bulk_cmd,
-    get_cmd,
     usmAesCfb128Protocol,
     usmAesCfb256Protocol,
     usmDESPrivProtocol,
@@ -50,7 +47,9 @@ from pysnmp.hlapi.v3arch.asyncio import (
     usmNoAuthProtocol,
     usmNoPrivProtocol,
 )
+from pysnmp.hlapi.v3arch.asyncio.cmdgen import LCD
 from pysnmp.proto import errind, rfc1905
+from pysnmp.proto.rfc1902 import ObjectName
 
 from drivers.errors import DeviceError, DeviceTimeoutError, WireProtocolError
 
@@ -386,7 +385,10 @@ _TABLES: dict[str, dict[str, Oid]] = {
     "console": {"text": _PRT_CONSOLE_TEXT},
 }
 
-_MAX_REPETITIONS = 8
+# GETBULK max-repetitions: the first poll asks for 8 rows per column; later polls ask for one more than
+# the longest table had, since every repetition of a finished column still costs a decoded var-bind.
+_FIRST_REPETITIONS = 8
+_MAX_REPETITIONS = 24
 _MAX_FOLLOW_UPS = 32  # bulk requests after the first, per poll: a table of ~250 rows, then we stop
 
 
@@ -523,8 +525,7 @@ class SnmpPrinter:
         self,
         manager: SnmpManager,
         address: _Address,
-        target: UdpTransportTarget,
-        credentials: SnmpV3Credentials | None,
+        target_name: str,
         *,
         timeout: float,
         retries: int,
@@ -534,17 +535,33 @@ class SnmpPrinter:
     ) -> None:
         self._manager = manager
         self._address = address
-        self._target = target
+        self._target_name = target_name
         self._timeout = timeout
         self._retries = retries
         self._owns_manager = owns_manager
+        self._repetitions = _FIRST_REPETITIONS
         self.device_index = device_index
         self.name = name or address.name
-        if credentials is not None:
-            self._auth = credentials._usm()
-        else:
-            self._auth = CommunityData(address.community, mpModel=0 if address.version == "1" else 1)
-        self._context = ContextData()
+        d = device_index
+        self._scalars = {
+            "uptime": _SYS_UPTIME,
+            "device_state": _instance(_HR_DEVICE_STATUS, d),
+            "printer_state": _instance(_HR_PRINTER_STATUS, d),
+            "errors": _instance(_HR_PRINTER_ERRORS, d),
+            "printer_name": _instance(_PRT_GENERAL_PRINTER_NAME, d),
+            "page_count_unit": _instance(_PRT_MARKER_COUNTER_UNIT, d, 1),
+            "page_count": _instance(_PRT_MARKER_LIFE_COUNT, d, 1),
+        }
+        # (table, column, prefix of this device's rows, OID to continue from)
+        self._columns = [
+            (table, col, oid + (d,), oid + (d,)) for table, cols in _TABLES.items() for col, oid in cols.items()
+        ]
+        self._columns_of = {t: [c for c in self._columns if c[0] == t] for t in _TABLES}
+        # built once: constructing pyasn1 OIDs is a noticeable part of a poll's CPU
+        self._scalar_var_binds = [(ObjectName(_before(oid)), _NULL) for oid in self._scalars.values()]
+        self._request_var_binds: dict[frozenset[str], list] = {}
+        # rows per table at the last poll; unknown at first, so every table is read whole
+        self._table_rows: dict[str, int] = {}
 
     def __repr__(self) -> str:
         return f"SnmpPrinter({self.name!r})"
@@ -564,29 +581,38 @@ class SnmpPrinter:
     async def get(self, *oids: Oid | str) -> dict[Oid, object]:
         """GET several objects in one request: {oid: int | bytes | oid tuple | None (no such object)}."""
         names = [tuple(int(p) for p in o.strip(".").split(".")) if isinstance(o, str) else tuple(o) for o in oids]
-        var_binds = await self._request(get_cmd, *[ObjectType(ObjectIdentity(n)) for n in names])
+        var_binds = await self._request(None, 0, [(ObjectName(n), _NULL) for n in names])
         return {tuple(name): _python_value(value) for name, value in var_binds}
 
-    async def _bulk(self, non_repeaters: Sequence[Oid], repeaters: Sequence[Oid], repetitions: int):
-        var_binds = [ObjectType(ObjectIdentity(o)) for o in (*non_repeaters, *repeaters)]
+    async def _bulk(self, non_repeaters: int, var_binds, repetitions: int):
         while True:
             try:
-                return await self._request(bulk_cmd, len(non_repeaters), repetitions, *var_binds)
+                return await self._request(non_repeaters, repetitions, var_binds)
             except _TooBig:
                 if repetitions == 1:
                     raise WireProtocolError("the agent finds even one row too big to send", device=self.name)
                 repetitions //= 2
 
-    async def _request(self, command, *args):
-        if self._manager._engine is None:
+    async def _request(self, non_repeaters: int | None, repetitions: int, var_binds):
+        """GET (non_repeaters None) or GETBULK; pysnmp's command generators straight, without hlapi's MIB lookups."""
+        engine = self._manager._engine
+        if engine is None:
             raise DeviceError("SNMP manager is closed", device=self.name)
+        future = asyncio.get_running_loop().create_future()
+
+        def answered(_engine, _handle, indication, status, index, var_binds, _ctx):
+            if not future.done():
+                future.set_result((indication, status, index, var_binds))
+
         # pysnmp times out and retries itself; this bound only guards against a lost callback
         bound = self._timeout * (self._retries + 1) + 1.0
         try:
+            if non_repeaters is None:
+                _GET.send_varbinds(engine, self._target_name, None, b"", var_binds, answered)
+            else:
+                _BULK.send_varbinds(engine, self._target_name, None, b"", non_repeaters, repetitions, var_binds, answered)
             async with asyncio.timeout(bound):
-                indication, status, index, var_binds = await command(
-                    self._manager._engine, self._auth, self._target, self._context, *args, lookupMib=False
-                )
+                indication, status, index, var_binds = await future
         except TimeoutError:
             raise DeviceTimeoutError(f"no SNMP answer within {bound:.1f} s", device=self.name) from None
         except PySnmpError as exc:
@@ -596,12 +622,12 @@ class SnmpPrinter:
         if indication:
             raise self._map_indication(indication)
         if status:
-            if str(status) == "tooBig":
+            if int(status) == 1:  # tooBig
                 raise _TooBig()
             where = ""
             if index and 0 < int(index) <= len(var_binds):
                 where = f" at {_oid_text(tuple(var_binds[int(index) - 1][0]))}"
-            raise DeviceError(f"agent answered {status}{where}", device=self.name)
+            raise DeviceError(f"agent answered {status.prettyPrint()}{where}", device=self.name)
         return var_binds
 
     def _map_indication(self, indication) -> DeviceError:
@@ -617,47 +643,61 @@ class SnmpPrinter:
 
     # -- the status poll --
 
+    def poll_request(self) -> tuple[int, int, list[str]]:
+        """The GETBULK the next poll sends first: (non-repeaters, max-repetitions, OIDs). For diagnostics."""
+        n, var_binds, _, _ = self._next_request()
+        return n, self._repetitions, [str(name) for name, _ in var_binds]
+
+    def _next_request(self):
+        # Tables that were empty last time (alerts, mostly) are probed with one GETNEXT on their first
+        # column instead of repeating every column: a repetition of a finished column still costs a
+        # var-bind to decode, and decoding is most of a poll's CPU.
+        empty = frozenset(t for t, rows in self._table_rows.items() if rows == 0)
+        probes = [self._columns_of[t][0] for t in _TABLES if t in empty]
+        repeated = [c for c in self._columns if c[0] not in empty]
+        var_binds = self._request_var_binds.get(empty)
+        if var_binds is None:
+            var_binds = [
+                *self._scalar_var_binds,
+                *((ObjectName(c[2]), _NULL) for c in probes),
+                *((ObjectName(c[2]), _NULL) for c in repeated),
+            ]
+            self._request_var_binds[empty] = var_binds
+        return len(self._scalars) + len(probes), var_binds, probes, repeated
+
     async def poll(self) -> PrinterStatus:
         """The printer's status now. A dead or refusing agent gives an all-unknown status, not an exception."""
-        if self._address.version == "1" and isinstance(self._auth, CommunityData):
+        if self._address.version == "1":
             exc = DeviceError("SNMPv1 has no GETBULK: poll needs version=2c or 3", device=self.name)
             return PrinterStatus(device=self.name, reachable=False, problems=(str(exc),), error=exc)
-        d = self.device_index
-        scalars = {
-            "uptime": _SYS_UPTIME,
-            "device_state": _instance(_HR_DEVICE_STATUS, d),
-            "printer_state": _instance(_HR_PRINTER_STATUS, d),
-            "errors": _instance(_HR_PRINTER_ERRORS, d),
-            "printer_name": _instance(_PRT_GENERAL_PRINTER_NAME, d),
-            "page_count_unit": _instance(_PRT_MARKER_COUNTER_UNIT, d, 1),
-            "page_count": _instance(_PRT_MARKER_LIFE_COUNT, d, 1),
-        }
-        columns = [
-            (table, col, oid + (d,), oid + (d,)) for table, cols in _TABLES.items() for col, oid in cols.items()
-        ]
+        n, var_binds_out, probes, repeated = self._next_request()
+        scalars = self._scalars
         try:
-            var_binds = await self._bulk([_before(o) for o in scalars.values()], [c[2] for c in columns], _MAX_REPETITIONS)
+            var_binds = await self._bulk(n, var_binds_out, self._repetitions)
         except DeviceError as exc:
             logger.debug("%s: poll failed: %s", self.name, exc)
             return PrinterStatus(device=self.name, reachable=False, problems=(str(exc),), error=exc)
 
         problems: list[str] = []
-        n = len(scalars)
         values: dict[str, object] = {}
-        for (part, oid), (name, value) in zip(scalars.items(), var_binds[:n]):
+        for (part, oid), (name, value) in zip(scalars.items(), var_binds[: len(scalars)]):
             if tuple(name) == oid and not isinstance(value, _EXCEPTIONS):
                 values[part] = _python_value(value)
             else:
                 problems.append(f"{part}: no {_oid_text(oid)}")
 
         rows: dict[str, dict[Oid, dict[str, object]]] = {table: {} for table in _TABLES}
-        open_columns = self._collect(columns, var_binds[n:], rows)
+        open_columns = self._collect(repeated, var_binds[n:], rows)
+        for probe, (name, value) in zip(probes, var_binds[len(scalars) : n]):
+            prefix = probe[2]
+            if not isinstance(value, rfc1905.EndOfMibView) and tuple(name)[: len(prefix)] == prefix:
+                open_columns += self._columns_of[probe[0]]  # it has rows now: read it whole
         error: DeviceError | None = None
         follow_ups = 0
         while open_columns and follow_ups < _MAX_FOLLOW_UPS:
             follow_ups += 1
             try:
-                more = await self._bulk([], [c[3] for c in open_columns], _MAX_REPETITIONS)
+                more = await self._bulk(0, [(ObjectName(c[3]), _NULL) for c in open_columns], self._repetitions)
             except DeviceError as exc:
                 error = exc
                 for table in {c[0] for c in open_columns}:
@@ -670,6 +710,10 @@ class SnmpPrinter:
                 for table in {c[0] for c in open_columns}:
                     rows[table] = None  # type: ignore[assignment]
                     problems.append(f"{table}: more than {_MAX_FOLLOW_UPS} requests long; not read")
+
+        self._table_rows = {table: len(found) for table, found in rows.items() if found is not None}
+        longest = max(self._table_rows.values(), default=0)
+        self._repetitions = max(2, min(_MAX_REPETITIONS, longest + 1))
 
         # An agent without the Printer MIB (a plain host's snmpd) has empty tables: unknown, not "none".
         has_printer_mib = "printer_name" in values or "page_count" in values
@@ -767,6 +811,11 @@ class _TooBig(Exception):
     pass
 
 
+_NULL = Null("")
+_GET = cmdgen.GetCommandGenerator()
+_BULK = cmdgen.BulkCommandGeneratorSingleRun()
+
+
 def _decode_error_bits(octets: bytes) -> set[PrinterError]:
     """Bit 0 is the most significant bit of the first octet; 1 or 2 octets in practice, any length read."""
     found = set()
@@ -824,6 +873,7 @@ class SnmpManager:
 
     def __init__(self) -> None:
         self._engine: SnmpEngine | None = SnmpEngine()
+        self._v3_users: dict[str, SnmpV3Credentials] = {}
 
     async def __aenter__(self) -> SnmpManager:
         return self
@@ -850,12 +900,25 @@ class SnmpManager:
         address = _parse_url(url)
         if address.version == "3" and credentials is None:
             raise ValueError(f"{address.name}: version=3 needs SnmpV3Credentials")
+        if credentials is not None:
+            known = self._v3_users.setdefault(credentials.user, credentials)
+            if known != credentials:
+                # pysnmp keeps one key set per user name in an engine; a second would replace the first
+                raise ValueError(
+                    f"SNMPv3 user {credentials.user!r} is already open with other keys on this SnmpManager; "
+                    "use another SnmpManager"
+                )
+            auth = credentials._usm()
+        else:
+            auth = CommunityData(address.community, mpModel=0 if address.version == "1" else 1)
+        device = name or address.name
         try:
             target = await UdpTransportTarget.create((address.host, address.port), timeout=timeout, retries=retries)
+            target_name, _ = LCD.configure(self._engine, auth, target, b"")
         except PySnmpError as exc:
-            raise DeviceError(f"cannot resolve: {exc}", device=name or address.name) from None
+            raise DeviceError(f"cannot set up SNMP target: {exc}", device=device) from None
         return SnmpPrinter(
-            self, address, target, credentials, timeout=timeout, retries=retries,
+            self, address, target_name, timeout=timeout, retries=retries,
             device_index=device_index, name=name, owns_manager=owns,
         )
 

@@ -220,6 +220,10 @@ async def test_snmpv3_auth_priv_and_refused_credentials(caplog):
         url = f"snmp://127.0.0.1:{agent.port}?version=3"
         async with SnmpManager() as snmp:
             ok = await (await snmp.open_printer(url, credentials=good)).poll()
+            # one engine holds one key set per user name: a second one is refused, not silently swapped in
+            with pytest.raises(ValueError, match="another SnmpManager"):
+                await snmp.open_printer(url, credentials=wrong)
+        async with SnmpManager() as snmp:
             refused = await (await snmp.open_printer(url, credentials=wrong, timeout=0.3, retries=0)).poll()
     assert ok.reachable and ok.printer_name == "lp-7" and ok.page_count == 40_123
     assert not refused.reachable
@@ -284,3 +288,30 @@ async def test_uptime_follows_the_agents_clock():
             await asyncio.sleep(0.05)
             second = (await printer.poll()).uptime
     assert 3000 <= first <= second
+
+
+async def test_tables_that_were_empty_are_still_seen_when_they_fill_and_empty_again():
+    current = {"state": _printer(supplies=(), alerts=(), console_lines=())}
+    many_alerts = tuple(sim.Alert(severity=3, group=8, code=808, description=f"tray {i} empty", group_index=i)
+                        for i in range(1, 13))
+    many_supplies = tuple(sim.Supply(3, f"Toner {i}", 100, i) for i in range(11))
+    async with sim.SimSnmpAgent(lambda: current["state"]) as agent:
+        async with await open_snmp_printer(agent.url) as printer:
+            empty = await printer.poll()
+            first_request = printer.poll_request()
+            current["state"] = _printer(supplies=many_supplies, alerts=many_alerts, console_lines=("TRAYS EMPTY",))
+            full = await printer.poll()
+            current["state"] = _printer(supplies=(), alerts=(), console_lines=())
+            emptied = await printer.poll()
+    assert (empty.supplies, empty.alerts, empty.console) == ((), (), ())
+    # the empty tables are probed with one OID each rather than read column by column
+    non_repeaters, _, oids = first_request
+    assert non_repeaters == 7 + 3
+    assert "1.3.6.1.2.1.43.18.1.1.2.1" in oids[:non_repeaters]
+    assert "1.3.6.1.2.1.43.18.1.1.8.1" not in oids
+    assert [a.group_index for a in full.alerts] == list(range(1, 13))
+    assert [a.code for a in full.alerts] == [AlertCode.INPUT_MEDIA_SUPPLY_EMPTY] * 12
+    assert [s.level for s in full.supplies] == list(range(11))
+    assert full.console == ("TRAYS EMPTY",)
+    assert (emptied.supplies, emptied.alerts, emptied.console) == ((), (), ())
+    assert len(emptied.trays) == 3

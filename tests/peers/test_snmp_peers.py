@@ -364,11 +364,13 @@ async def test_poller_speaks_snmpv3_auth_priv_to_snmpd(snmpd, netsnmp_env):
     index = next(iter(devices))
     url = f"snmp://127.0.0.1:{port}?version=3"
     good = SnmpV3Credentials("pmcops", auth_key="authpass123", priv_key="privpass123", auth_protocol="sha", priv_protocol="aes")
+    wrong = dataclasses.replace(good, priv_key="not-the-key")
+    wrong_auth = dataclasses.replace(good, auth_key="not-the-key")
     async with SnmpManager() as snmp:
         ok = await (await snmp.open_printer(url, credentials=good, device_index=index)).poll()
-        wrong = dataclasses.replace(good, priv_key="not-the-key")
+    async with SnmpManager() as snmp:
         refused = await (await snmp.open_printer(url, credentials=wrong, timeout=0.5, retries=0)).poll()
-        wrong_auth = dataclasses.replace(good, auth_key="not-the-key")
+    async with SnmpManager() as snmp:
         refused_auth = await (await snmp.open_printer(url, credentials=wrong_auth, timeout=0.5, retries=0)).poll()
     assert ok.reachable and ok.device_state is DeviceState(devices[index])
     # a wrong privacy key makes an undecryptable request, which snmpd drops: no answer
