@@ -59,6 +59,7 @@ class SortLevel:
     min_pieces: int = 0
     min_weight_g: float = 0.0
     overflow: bool = False  # a remainder under the minimum may ride in the next level's container
+    min_per_container: bool = True  # the minimum holds for each container (USPS), or for the destination
     min_mailing_pieces: int = 0  # the level applies only to a mailing at least this big
     missing: str = ""  # reason template for a prefix the table lacks, with {prefix}
 

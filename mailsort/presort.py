@@ -173,7 +173,8 @@ def presort(pieces: Sequence[MailPiece], operator: PostalOperator, options: Pres
                 part = members[a:b]
                 part_native = len(part) - (sum(map(overrides.__contains__, part)) if overrides else 0)
                 last = k == len(cuts) - 1
-                if last and len(cuts) > 1 and not _meets(level, part_native, part, swt, overrides):
+                if (last and len(cuts) > 1 and level.min_per_container
+                        and not _meets(level, part_native, part, swt, overrides)):
                     if can_overflow:
                         riders = [r for r in part if r not in overrides]
                         for r in riders:
@@ -285,7 +286,7 @@ def _group(pool: list[int], skeys: list[str], level: SortLevel, reasons: dict[in
         if dest is None and level.missing:
             why = level.missing.format(prefix=prefix)
             for r in pool[start:end]:
-                reasons.setdefault(r, why)
+                reasons[r] = f"{reasons[r]}; {why}" if r in reasons else why
         run = pool[start:end]
         got = groups.get(dest)
         if got is None:

@@ -18,8 +18,8 @@ from mailsort.tables import DatedTable
 BOX = ContainerType("BOX", "Briefbehälter", 400.0)
 
 LEVELS = (
-    SortLevel("LB", "Leitbereich", "Leitbereich", prefix=3, min_pieces=50),
-    SortLevel("LR", "Leitregion", "Leitregion", prefix=2, min_pieces=250),
+    SortLevel("LB", "Leitbereich", "Leitbereich", prefix=3, min_pieces=50, min_per_container=False),
+    SortLevel("LR", "Leitregion", "Leitregion", prefix=2, min_pieces=250, min_per_container=False),
     SortLevel("PLZ", "PLZ-sortiert", "PLZ-sortiert", fixed="PLZ", min_mailing_pieces=4000),
 )
 

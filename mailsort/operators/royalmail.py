@@ -80,7 +80,7 @@ def selection_sort(tables: Mapping[str, DatedTable]) -> SelectionSort:
         direct[sector], residue[sector] = row["direct"], row["residue"]
         names[row["direct"]], names[row["residue"]] = row["direct_name"], row["residue_name"]
     levels = (
-        SortLevel("DIR", "Direct", "Direct", prefix=5, table=direct, min_pieces=25,
+        SortLevel("DIR", "Direct", "Direct", prefix=5, table=direct, min_pieces=25, min_per_container=False,
                   missing=f"sector {{prefix}} not in {table.name}"),
         SortLevel("RES", "Residue", "Residue", prefix=5, table=residue),
     )
