@@ -22,13 +22,14 @@ simulator reads it without rendering: walk the fields, and inside BPG ... EPG re
 
 from __future__ import annotations
 
-import bisect
+import dataclasses
+import gc
 import logging
 import mmap
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Iterator, Mapping
+from typing import Any, Iterator, Mapping, Sequence
 
 import numpy as np
 
@@ -63,6 +64,8 @@ _BRG, _ERG, _BMM, _EMM, _MMC, _IMM, _TLE = (SF[k] for k in ("BRG", "ERG", "BMM",
 _INTERESTING = np.array(sorted({_BDT, _EDT, _BNG, _ENG, _BPG, _EPG, _BRG, _ERG, _BMM, _EMM, _MMC, _IMM, _TLE}),
                         dtype=np.int64)
 
+_BACK_SIDE = ("the piece's first page falls on the back of the previous piece's last sheet (no medium map "
+              "invoked and an odd page count before it)")
 STAMP_TLE = "PMC-CTL"
 IMB_TLE = "PMC-IMB"
 _STAMP_NAMES = frozenset({STAMP_TLE, IMB_TLE})
@@ -281,7 +284,7 @@ class TleMapping:
 class _Group:
     ordinal: int
     start: int
-    name: str
+    raw_name: bytes  # the BNG's name, decoded when needed
     end: int = 0  # just past its ENG
     tles: list[tuple[str, str]] = field(default_factory=list)
     nested_tles: list[tuple[str, str]] = field(default_factory=list)
@@ -295,6 +298,11 @@ class _Group:
     page_list: list[tuple[int, int, bool]] | None = None  # (BPG offset, sheet in piece, starts a sheet)
     stamps: list[tuple[int, str, str]] | None = None  # (page in piece, TLE name, value)
     problem: tuple[int, str] | None = None  # a piece-level fault found on the way (offset, why)
+
+    def name(self, encoding: str) -> str:
+        if len(self.raw_name) < 8 or self.raw_name[:2] == b"\xff\xff":
+            return ""
+        return self.raw_name.decode(encoding, "replace").strip()
 
 
 @dataclass(slots=True)
@@ -340,21 +348,208 @@ class _Walker:
     def run(self, arr: np.ndarray) -> _Damage | None:
         """Walk the whole file; the damage that stopped it, if any (returned, so that no traceback
         keeps a view of the memory map alive past its close)."""
-        buf = self.buf
         chain = _real_offsets(arr, self.size)
         try:
             for real in chain:
                 self.layout.fields += int(real.size)
                 codes = (arr[real + 3].astype(np.int64) << 16) | (arr[real + 4].astype(np.int64) << 8) | arr[real + 5]
                 sel = np.isin(codes, _INTERESTING)
-                for off, code in zip(real[sel].tolist(), codes[sel].tolist()):
-                    self.handle(_field_at(buf, off, self.size, code))
+                offs, cds = real[sel], codes[sel]
+                if self.detail or self.rg_depth or (cds == _BRG).any():
+                    for off, code in zip(offs.tolist(), cds.tolist()):
+                        self.handle(_field_at(self.buf, off, self.size, code))
+                else:
+                    self._bulk(arr, offs, cds)
             self.finish()
         except _Damage as exc:
             return exc.with_traceback(None)
         finally:
             chain.close()
         return None
+
+    def _bulk(self, arr: np.ndarray, offs: np.ndarray, cds: np.ndarray) -> None:
+        """One window outside resource groups. Whole page groups of the usual shape are taken a
+        window at a time with numpy; what is left (a group cut by the window's edges, anything
+        unusual) goes through the event walk."""
+        n = cds.size
+        a = 0
+        if self.groups or self.page is not None:  # finish the group the last window left open
+            while a < n and (self.groups or self.page is not None):
+                self.handle(_field_at(self.buf, int(offs[a]), self.size, int(cds[a])))
+                a += 1
+        bng = np.flatnonzero(cds == _BNG)
+        eng = np.flatnonzero(cds == _ENG)
+        b = int(eng[-1]) + 1 if eng.size else a
+        if b > a and not self._groups_at_once(arr, offs, cds, a, b):
+            self._events(arr, offs, cds, a, b)
+        if b < n:
+            self._events(arr, offs, cds, max(a, b), n)
+
+    def _groups_at_once(self, arr: np.ndarray, offs: np.ndarray, cds: np.ndarray, a: int, b: int) -> bool:
+        if self.in_doc is None or self.cur is not None or self.groups or self.page is not None:
+            return False
+        c = cds[a:b]
+        o = offs[a:b]
+        is_bng, is_eng, is_bpg, is_epg = c == _BNG, c == _ENG, c == _BPG, c == _EPG
+        is_tle, is_imm = c == _TLE, c == _IMM
+        if not (is_bng | is_eng | is_bpg | is_epg | is_tle | is_imm).all() or not is_bng[0]:
+            return False
+        bng, eng = np.flatnonzero(is_bng), np.flatnonzero(is_eng)
+        if bng.size != eng.size or not (bng < eng).all() or not (eng[:-1] < bng[1:]).all():
+            return False  # nested groups, or a group cut by the window
+        idx = np.arange(c.size)
+        gid = np.searchsorted(bng, idx, side="right") - 1
+        if not (idx <= eng[gid]).all():
+            return False  # something between groups (a document-level IMM...)
+        cum_bpg = np.cumsum(is_bpg)
+        cum_epg = np.cumsum(is_epg)
+        pages = cum_bpg[eng] - cum_bpg[bng]
+        if not (pages == cum_epg[eng] - cum_epg[bng]).all():
+            return False
+        pg = c[is_bpg | is_epg]
+        if pg.size and not ((pg[0::2] == _BPG).all() and (pg[1::2] == _EPG).all()):
+            return False
+        hdr = is_tle | is_imm  # TLEs and IMMs must sit in the group's head, before its first page
+        if (cum_bpg[hdr] != cum_bpg[bng[gid[hdr]]]).any():
+            return False
+        if (arr[o[is_bng] + 6] != 0).any() or (arr[o[is_imm] + 6] != 0).any():
+            return False  # names behind an extension: let the field walk read them
+        tles = self._tles(arr, o[is_tle])
+        if any(t is None for t in tles):
+            return False
+        tle_idx, imm_idx, bpg_idx = np.flatnonzero(is_tle), np.flatnonzero(is_imm), np.flatnonzero(is_bpg)
+        ts, te = np.searchsorted(tle_idx, bng).tolist(), np.searchsorted(tle_idx, eng).tolist()
+        ims, ime = np.searchsorted(imm_idx, bng).tolist(), np.searchsorted(imm_idx, eng).tolist()
+        first_bpg = np.searchsorted(bpg_idx, bng)
+        bpg_off = o[bpg_idx[np.minimum(first_bpg, max(bpg_idx.size - 1, 0))]].tolist() if bpg_idx.size else []
+        eng_off = o[eng]
+        eng_end = (eng_off + 1 + ((arr[eng_off + 1].astype(np.int64) << 8) | arr[eng_off + 2])).tolist()
+        bng_off, eng_off_l, pages_l = o[bng].tolist(), eng_off.tolist(), pages.tolist()
+        imm_off = o[imm_idx].tolist()
+        buf, lay = self.buf, self.layout
+        for k in range(bng.size):
+            g = _Group(self.ordinal, bng_off[k], bytes(buf[bng_off[k] + 9:bng_off[k] + 17]),
+                       first_page=lay.pages, imm_at_start=self.imm)
+            self.ordinal += 1
+            self.cur = g
+            g.tles = tles[ts[k]:te[k]]
+            if ime[k] > ims[k]:
+                g.own_imm = True
+                g.content_at = imm_off[ims[k]]
+                last = imm_off[ime[k] - 1]
+                self.imm = bytes(buf[last + 9:last + 17]).decode(self.encoding, "replace").strip() or None
+                self.side = 0
+            if pages_l[k]:
+                self._count_pages(pages_l[k], bpg_off[k])
+            g.end = eng_end[k]
+            if g.content_at is None:
+                g.content_at = eng_off_l[k]
+            self.cur = None
+            lay.groups.append(g)
+            if g.pages == 0 and g.problem is None:
+                g.problem = (eng_off_l[k], "the page group holds no pages")
+            if g.plex is None:
+                g.plex = self.plex()
+        return True
+
+    def _events(self, arr: np.ndarray, offs: np.ndarray, cds: np.ndarray, a: int, b: int) -> None:
+        """Fields a..b one event at a time; runs of pages are counted, not visited one by one."""
+        offs, cds = offs[a:b], cds[a:b]
+        is_page = (cds == _BPG) | (cds == _EPG)
+        events = np.flatnonzero(~is_page).tolist()
+        tles = iter(self._tles(arr, offs[cds == _TLE]))
+        offs_l, cds_l = offs.tolist(), cds.tolist()
+        prev = 0
+        for e in [*events, len(offs_l)]:
+            if e > prev:
+                self._pages(offs_l, cds, prev, e)
+            if e == len(offs_l):
+                break
+            off = offs_l[e]
+            code = cds_l[e]
+            if code == _TLE:
+                nv = next(tles)
+                if nv is not None and self.cur is not None:
+                    self._tle(*nv)
+                    prev = e + 1
+                    continue
+            self.handle(_field_at(self.buf, off, self.size, code))
+            prev = e + 1
+
+    def _pages(self, offs: list[int], cds: np.ndarray, a: int, b: int) -> None:
+        run = cds[a:b]
+        first = _EPG if self.page is not None else _BPG
+        other = _BPG if first == _EPG else _EPG
+        if not ((run[0::2] == first).all() and (run[1::2] == other).all()):
+            for i in range(a, b):  # let the field-by-field walk name the fault
+                self.handle(_field_at(self.buf, offs[i], self.size, int(cds[i])))
+            return
+        k = (b - a + (1 if first == _BPG else 0)) // 2  # pages begun in this run
+        if k:
+            fst = a if first == _BPG else a + 1
+            if self.in_doc is None:
+                raise _Damage(offs[fst], "page (BPG) outside a document")
+            self._count_pages(k, offs[fst])
+        last = int(run[-1])
+        self.page = offs[b - 1] if last == _BPG else None
+
+    def _count_pages(self, k: int, first_off: int) -> None:
+        plex = self.plex()
+        if plex is Plex.SIMPLEX:
+            first_new, new, self.side = True, k, 0
+        else:
+            first_new = self.side == 0
+            rem = k - (0 if first_new else 1)
+            new, self.side = (rem + 1) // 2, rem % 2
+        self.layout.pages += k
+        self.layout.sheets += new
+        g = self.cur
+        if g is None:
+            self.layout.loose_pages.append(first_off)
+            return
+        if g.pages == 0:
+            if g.content_at is None:
+                g.content_at = first_off
+            g.plex = plex
+            if not first_new and g.problem is None:
+                g.problem = (first_off, _BACK_SIDE)
+        g.pages += k
+        g.sheets += new
+
+    def _tle(self, name: str, value: str) -> None:
+        g = self.cur
+        if self.page is not None:
+            if g.stamps is not None and name in _STAMP_NAMES:
+                g.stamps.append((g.pages, name, value))
+        elif len(self.groups) == 1 and g.pages == 0:
+            g.tles.append((name, value))
+        else:
+            g.nested_tles.append((name, value))
+
+    def _tles(self, arr: np.ndarray, t: np.ndarray) -> list[tuple[str, str] | None]:
+        """(name, value) of each TLE of the usual shape (no flags; name triplet, then value triplet),
+        decoded together; None for any other shape, which the field-by-field parser reads."""
+        if t.size == 0:
+            return []
+        d = t + 9
+        length = (arr[t + 1].astype(np.int64) << 8) | arr[t + 2]
+        end = t + 1 + length
+        nl = arr[np.minimum(d, self.size - 1)].astype(np.int64)
+        vpos = np.minimum(d + nl, self.size - 2)
+        vl = arr[vpos].astype(np.int64)
+        ok = ((arr[t + 6] == 0) & (nl >= 4) & (arr[np.minimum(d + 1, self.size - 1)] == 0x02)
+              & (arr[np.minimum(d + 2, self.size - 1)] == 0x0B) & (arr[vpos + 1] == 0x36) & (vl >= 4)
+              & (d + nl + vl == end))
+        lo, hi = int(t[0]), int(end.max())
+        text = bytes(self.buf[lo:hi]).decode(self.encoding, "replace")
+        ns, ne = (d + 4 - lo).tolist(), (d + nl - lo).tolist()
+        vs, ve = (d + nl + 4 - lo).tolist(), (end - lo).tolist()
+        # names and values as written: _piece_fields strips them (blank-padded names are common)
+        out: list[tuple[str, str] | None] = [(text[a:b], text[c:e]) for a, b, c, e in zip(ns, ne, vs, ve)]
+        if not ok.all():
+            for i in np.flatnonzero(~ok).tolist():
+                out[i] = None
+        return out
 
     def handle(self, f: Field) -> None:  # noqa: C901 - one switch over the field kinds
         code = f.code
@@ -405,7 +600,7 @@ class _Walker:
             if self.page is not None:
                 raise _Damage(f.offset, f"page group begins inside the page that began at byte {self.page}")
             if not self.groups:
-                self.cur = _Group(self.ordinal, f.offset, _name8(self.buf, f, self.encoding),
+                self.cur = _Group(self.ordinal, f.offset, bytes(self.buf[f.data_start:min(f.data_start + 8, f.data_end)]),
                                   first_page=self.layout.pages, imm_at_start=self.imm,
                                   page_list=[] if self.detail else None, stamps=[] if self.detail else None)
                 self.ordinal += 1
@@ -444,8 +639,7 @@ class _Walker:
                     g.content_at = f.offset
                 g.plex = plex
                 if not new_sheet and g.problem is None:
-                    g.problem = (f.offset, "the piece's first page falls on the back of the previous piece's last "
-                                           "sheet (no medium map invoked and an odd page count before it)")
+                    g.problem = (f.offset, _BACK_SIDE)
             g.pages += 1
             g.sheets += new_sheet
             if g.page_list is not None:
@@ -468,14 +662,7 @@ class _Walker:
             g = self.cur
             if g is None:
                 return  # document-level TLEs describe the document, not a piece
-            name, value = _parse_tle(self.buf, f, self.encoding)
-            if self.page is not None:
-                if g.stamps is not None and name in _STAMP_NAMES:
-                    g.stamps.append((g.pages, name, value))
-            elif len(self.groups) == 1 and g.pages == 0:
-                g.tles.append((name, value))
-            else:
-                g.nested_tles.append((name, value))
+            self._tle(*_parse_tle(self.buf, f, self.encoding))
 
     def _end_group(self, g: _Group, f: Field) -> None:
         if g.pages == 0 and g.problem is None:
@@ -523,45 +710,75 @@ def _group_label(g: _Group, mapping: TleMapping) -> str:
     for name, value in g.tles:
         if name.upper() in names and value.strip():
             return value.strip()
-    return g.name or f"group #{g.ordinal + 1} at byte {g.start}"
+    return g.name(mapping.encoding) or f"group #{g.ordinal + 1} at byte {g.start}"
 
 
 # ---------------------------------------------------------------------------------------------
 # the reader
 
 
-def _piece_fields(g: _Group, mapping: TleMapping, job_id: str, path: str) -> Piece:
-    pid_names = {n.upper() for n in mapping.piece_id}
-    zip_names = {n.upper() for n in mapping.postal_code}
-    ins_names = {n.upper() for n in mapping.inserts}
-    rcpt = re.compile(mapping.recipient, re.IGNORECASE)
+_PID, _ZIP, _INS, _RCPT, _OTHER = range(5)
+
+
+def _inserts(g: _Group, name: str, value: str, path: str, piece_id: str | None, mapping: TleMapping) -> frozenset[int]:
+    try:
+        return frozenset(int(x) for x in re.split(r"[\s,;]+", value.strip()) if x)
+    except ValueError:
+        raise StreamError(f"TLE {name.strip()}={value.strip()!r}: insert stations are not numbers",
+                          path=path, offset=g.start, piece_id=piece_id or g.name(mapping.encoding)) from None
+
+
+class _Roles:
+    """What each TLE name means under a mapping, worked out once per name."""
+
+    def __init__(self, mapping: TleMapping) -> None:
+        self.mapping = mapping
+        self.fixed = {**{n.upper(): _INS for n in mapping.inserts}, **{n.upper(): _ZIP for n in mapping.postal_code},
+                      **{n.upper(): _PID for n in mapping.piece_id}}
+        self.rcpt = re.compile(mapping.recipient, re.IGNORECASE)
+        self.memo: dict[str, int] = {}
+
+    def __call__(self, name: str) -> int:
+        role = self.memo.get(name)
+        if role is None:
+            key = name.strip()
+            role = self.fixed.get(key.upper())
+            if role is None:
+                role = _RCPT if self.rcpt.fullmatch(key) else _OTHER
+            self.memo[name] = role
+        return role
+
+
+def _piece_fields(g: _Group, roles: _Roles, job_id: str, path: str) -> Piece:
+    mapping = roles.mapping
+    memo = roles.memo
     piece_id = postal = None
     recipient: list[str] = []
     inserts: frozenset[int] = frozenset()
     extra: dict[str, str] = {}
-    for nested, (name, value) in [*((False, t) for t in g.tles), *((True, t) for t in g.nested_tles)]:
-        key = name.upper()
-        if key in pid_names:
-            if piece_id is None and value.strip():
-                piece_id = value.strip()
-        elif key in zip_names:
-            if postal is None and value.strip():
-                postal = value.strip()
-        elif key in ins_names:
-            try:
-                inserts = frozenset(int(x) for x in re.split(r"[\s,;]+", value.strip()) if x)
-            except ValueError:
-                raise StreamError(f"TLE {name}={value!r}: insert stations are not numbers",
-                                  path=path, offset=g.start, piece_id=piece_id or g.name) from None
-        elif rcpt.fullmatch(name) and not nested:
+    for name, value in g.tles:
+        role = memo.get(name)
+        if role is None:
+            role = roles(name)
+        if role == _RCPT:
             recipient.append(value.strip())
+        elif role == _OTHER:
+            extra.setdefault(name.strip(), value.strip())
+        elif role == _PID:
+            if piece_id is None:
+                piece_id = value.strip() or None
+        elif role == _ZIP:
+            if postal is None:
+                postal = value.strip() or None
         else:
-            extra.setdefault(name, value.strip())
+            inserts = _inserts(g, name, value, path, piece_id, mapping)
+    for name, value in g.nested_tles:  # nested groups add index values, never the piece's own fields
+        extra.setdefault(name.strip(), value.strip())
     if piece_id is None:
-        if not (mapping.piece_id_from_group_name and g.name):
+        piece_id = g.name(mapping.encoding) if mapping.piece_id_from_group_name else ""
+        if not piece_id:
             raise StreamError(f"page group #{g.ordinal + 1} has no piece ID (no TLE {'/'.join(mapping.piece_id)} "
                               "and no group name)", path=path, offset=g.start)
-        piece_id = g.name
     if postal is None and mapping.require_postal_code:
         raise StreamError(f"the piece has no postal code (no TLE {'/'.join(mapping.postal_code)})",
                           path=path, offset=g.start, piece_id=piece_id)
@@ -589,19 +806,42 @@ class AfpReader:
         return _walk(Path(path), medium_maps=self.medium_maps, default_plex=self.default_plex,
                      mapping=self.mapping, detail=detail, lenient=lenient)
 
-    def index(self, path: Path, *, job_id: str, lenient: bool = False) -> StreamIndex:
+    def index(self, path: Path, *, job_id: str, lenient: bool = False,
+              sidecar: Sequence[Any] | None = None) -> StreamIndex:
+        """`sidecar`: index entries written beside the stream (controller.streams.sidecar); they fill
+        in what the TLEs leave out, and must agree with the stream on each piece's pages."""
+        # hundreds of thousands of small objects and no cycles: the cyclic collector only slows this
+        collecting = gc.isenabled()
+        gc.disable()
+        try:
+            mapping = self.mapping
+            if sidecar:  # the index file may carry the postal codes: check them after merging
+                mapping = dataclasses.replace(mapping, require_postal_code=False)
+            idx = self._index(path, job_id=job_id, lenient=lenient, mapping=mapping)
+        finally:
+            if collecting:
+                gc.enable()
+        if sidecar:
+            from controller.streams.sidecar import apply_sidecar
+            idx = apply_sidecar(idx, sidecar, lenient=lenient)
+            if self.mapping.require_postal_code:
+                idx = _require_postal(idx, lenient)
+        return idx
+
+    def _index(self, path: Path, *, job_id: str, lenient: bool, mapping: TleMapping) -> StreamIndex:
         spath = str(path)
         lay = self.layout(Path(path), lenient=lenient)
         pieces: list[Piece] = []
         quarantined: list[Quarantined] = []
         spans: dict[str, tuple[int, int]] = {}
+        roles = _Roles(mapping)
         for off in lay.loose_pages:
             if not lenient:
                 raise StreamError("page outside any named page group: no mail piece holds it", path=spath, offset=off)
             quarantined.append(Quarantined("page outside any named page group", offset=off))
         for g in lay.groups:
             try:
-                piece = _piece_fields(g, self.mapping, job_id, spath)
+                piece = _piece_fields(g, roles, job_id, spath)
                 if g.problem is not None:
                     raise StreamError(g.problem[1], path=spath, offset=g.problem[0], piece_id=piece.piece_id)
                 if piece.piece_id in spans:
@@ -620,11 +860,28 @@ class AfpReader:
             quarantined.append(Quarantined(
                 f"stream damaged at byte {lay.damage.offset}: {lay.damage.message}; the "
                 f"{lay.size - lay.damage.offset} bytes from there were not read",
-                piece_id=_group_label(g, self.mapping) if g else None, offset=lay.damage.offset))
+                piece_id=_group_label(g, mapping) if g else None, offset=lay.damage.offset))
         logger.info("%s: %d structured fields, %d pages, %d pieces, %d quarantined",
                     spath, lay.fields, lay.pages, len(pieces), len(quarantined))
         return StreamIndex(path=spath, format=StreamFormat.AFP, job_id=job_id, pages=lay.pages, sheets=lay.sheets,
                            pieces=tuple(pieces), quarantined=tuple(quarantined), spans=spans)
+
+
+def _require_postal(idx: StreamIndex, lenient: bool) -> StreamIndex:
+    missing = [p for p in idx.pieces if not p.postal_code]
+    if not missing:
+        return idx
+    if not lenient:
+        p = missing[0]
+        raise StreamError("the piece has no postal code (neither a TLE nor the index file gives one)",
+                          path=idx.path, offset=idx.spans.get(p.piece_id, (None,))[0], piece_id=p.piece_id)
+    gone = {p.piece_id for p in missing}
+    return dataclasses.replace(
+        idx, pieces=tuple(p for p in idx.pieces if p.piece_id not in gone),
+        quarantined=idx.quarantined + tuple(Quarantined("the piece has no postal code", piece_id=p.piece_id,
+                                                        offset=idx.spans.get(p.piece_id, (None,))[0])
+                                            for p in missing),
+        spans={k: v for k, v in idx.spans.items() if k not in gone})
 
 
 def read_stamps(path: Path, reader: AfpReader | None = None) -> list[tuple[str, int, str, str]]:
