@@ -23,6 +23,7 @@ or seeded random (`random_faults(seed, per_1000_sheets)`):
   OFFLINE       stops answering IPP and SNMP (connections are held, nothing is answered).
   SLOW_NETWORK  every IPP answer waits `network_delay` real seconds.
   BUSY          job-creating requests are answered server-error-busy (`count` times, or until cleared).
+  `wire_hook`   a function over every encoded IPP answer, to truncate or garble it.
 
 IPP's job-impressions-completed counts delivered impressions; the marker's life counter (SNMP
 prtMarkerLifeCount, IPP printer-impressions-completed) counts every impression made, spoiled ones
@@ -306,6 +307,9 @@ class SimIppPrinter:
         self._rng = random.Random(seed)
         self._random_rates: dict[Fault, float] = {}
         self._jam_pending = False
+        # byte-level hook on every IPP answer (the encoded message, before HTTP framing): truncate or
+        # garble it to test a client's error handling
+        self.wire_hook: Callable[[bytes], bytes] | None = None
         self.port = 0
         self.requests_answered = 0
         self.connections_accepted = 0
@@ -634,8 +638,10 @@ class SimIppPrinter:
                     await asyncio.sleep(self.state.network_delay)
                 if method == "POST" and headers.get("content-type", "").startswith("application/ipp"):
                     try:
-                        answer = await self.handle(decode(body, device=self.name))
-                        writer.write(_http(200, "OK", "application/ipp", encode(answer), close))
+                        answer = encode(await self.handle(decode(body, device=self.name)))
+                        if self.wire_hook is not None:
+                            answer = self.wire_hook(answer)
+                        writer.write(_http(200, "OK", "application/ipp", answer, close))
                     except WireProtocolError as exc:
                         writer.write(_http(400, "Bad Request", "text/plain", str(exc).encode(), close))
                 elif method in ("GET", "HEAD"):

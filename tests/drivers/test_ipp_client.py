@@ -233,3 +233,15 @@ async def test_ipps_over_tls(tmp_path: Path):
         async with IppPrinter(sim.url, timeout=5) as untrusting:  # the system CAs do not know this printer
             with pytest.raises(DeviceError):
                 await untrusting.status()
+
+
+@pytest.mark.parametrize("hook", [lambda b: b[:len(b) // 2], lambda b: b[:9] + b"\x00" + b[10:]],
+                         ids=["truncated", "reserved-tag"])
+async def test_an_answer_garbled_on_the_wire_is_a_wire_protocol_error_and_the_next_is_fine(hook):
+    async with SimIppPrinter(speed=FAST) as sim, IppPrinter(sim.url) as client:
+        sim.wire_hook = hook
+        with pytest.raises(WireProtocolError) as err:
+            await client.status()
+        assert err.value.offset is not None
+        sim.wire_hook = None
+        assert (await client.status()).state == PrinterState.IDLE

@@ -286,3 +286,14 @@ async def test_snmp_page_counter_agrees_with_ipp_impressions():
         out, err = await proc.communicate()
     assert proc.returncode == 0, err.decode()
     assert int(out.split()[0]) == total == 13
+
+
+async def test_printer_demo_balances():
+    from simulators.printer_demo import printer_demo
+
+    lines: list[str] = []
+    result = await printer_demo(pieces=10, snmp=False, jam_at_impression=5, out=lines.append)
+    assert result.codes_in_order and result.sheets_delivered == result.impressions_planned == 20
+    assert result.sheets_spoiled > 0
+    assert result.life_count == result.impressions_completed + result.impressions_spoiled
+    assert any("jam" in line for line in lines)
