@@ -792,6 +792,10 @@ JOB_ATTRIBUTES = (
 )
 
 
+# operations safe to send again when a kept-alive connection turns out to be closed
+_IDEMPOTENT = frozenset({Op.GET_PRINTER_ATTRIBUTES, Op.GET_JOB_ATTRIBUTES, Op.GET_JOBS, Op.VALIDATE_JOB})
+
+
 class _Connection:
     __slots__ = ("reader", "writer")
 
@@ -884,7 +888,7 @@ class IppPrinter:
         """Send a request, retrying on busy; return the response, raising IppStatusError on failure."""
         delay = self.busy_backoff
         for attempt in range(self.busy_retries + 1):
-            response = await self._exchange(encode(request))
+            response = await self._exchange(encode(request), idempotent=request.code in _IDEMPOTENT)
             if response.code != Status.BUSY or attempt == self.busy_retries:
                 break
             self.busy_retried += 1
@@ -898,9 +902,11 @@ class IppPrinter:
             raise _status_error(response.code, request.code, _str(message) if message else None, self.name)
         return response
 
-    async def _exchange(self, body: bytes) -> IppMessage:
+    async def _exchange(self, body: bytes, *, idempotent: bool) -> IppMessage:
         async with self._lock:
             for attempt in (0, 1):
+                if self._conn is not None and (self._conn.reader.at_eof() or self._conn.writer.is_closing()):
+                    await self._drop()  # closed by the printer while idle: seen before sending anything
                 reused = self._conn is not None
                 try:
                     async with asyncio.timeout(self.timeout):
@@ -918,8 +924,10 @@ class IppPrinter:
                     raise DeviceTimeoutError(f"no IPP answer within {self.timeout:g}s", device=self.name) from None
                 except _StaleConnection:
                     await self._drop()
-                    if reused and attempt == 0:
-                        continue  # the printer closed an idle keep-alive connection: open a new one
+                    if reused and attempt == 0 and idempotent:
+                        # the printer closed an idle keep-alive connection as we sent: send again. A job
+                        # submission is not resent: it may have been accepted, and a page is printed once.
+                        continue
                     raise DeviceError("the printer closed the connection without answering", device=self.name) from None
                 except WireProtocolError:
                     await self._drop()

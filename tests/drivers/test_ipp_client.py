@@ -133,6 +133,7 @@ class RawServer:
         self.replies = list(replies)
         self.close_after_each = close_after_each
         self.connections = 0
+        self.requests = 0
         self._writers: list[asyncio.StreamWriter] = []
 
     async def _handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
@@ -143,7 +144,11 @@ class RawServer:
                 head = await reader.readuntil(b"\r\n\r\n")
                 length = int(next(line.split(b":")[1] for line in head.split(b"\r\n") if line.lower().startswith(b"content-length")))
                 await reader.readexactly(length)
-                writer.write(self.replies.pop(0))
+                self.requests += 1
+                reply = self.replies.pop(0)
+                if not reply:
+                    break  # read the request, close without answering
+                writer.write(reply)
                 await writer.drain()
                 if self.close_after_each:
                     break
@@ -245,3 +250,20 @@ async def test_an_answer_garbled_on_the_wire_is_a_wire_protocol_error_and_the_ne
         assert err.value.offset is not None
         sim.wire_hook = None
         assert (await client.status()).state == PrinterState.IDLE
+
+
+async def test_a_job_submission_is_not_sent_twice_when_the_printer_drops_the_connection():
+    server = RawServer([http(_ok_response(1)), b"", http(_ok_response(3))])
+    async with server as url, IppPrinter(url, timeout=2) as client:
+        await client.status()
+        with pytest.raises(DeviceError, match="without answering"):
+            await client.print_job(PAGES, document_format=PAGE_LIST)
+        assert server.requests == 2
+
+
+async def test_a_status_poll_is_sent_again_when_the_printer_drops_the_connection():
+    server = RawServer([http(_ok_response(1)), b"", http(_ok_response(3))])
+    async with server as url, IppPrinter(url, timeout=2) as client:
+        await client.status()
+        assert (await client.status()).state == PrinterState.IDLE
+        assert server.requests == 3 and server.connections == 2
