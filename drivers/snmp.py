@@ -344,6 +344,36 @@ class PrinterStatus:
     problems: tuple[str, ...] = ()
     error: DeviceError | None = field(default=None, compare=False)
 
+    def summary(self) -> str:
+        """One line for an operator: state, error bits, alerts, page counter; '?' for what is unknown."""
+        if not self.reachable:
+            return f"{self.device}: unreachable ({self.problems[0] if self.problems else 'no answer'})"
+
+        def name(value) -> str:
+            if value is None:
+                return "?"
+            return value.name.lower() if isinstance(value, enum.Enum) else str(value)
+
+        parts = [f"{name(self.device_state)}/{name(self.printer_state)}"]
+        if self.errors is None:
+            parts.append("errors ?")
+        elif self.errors:
+            parts.append("errors " + ",".join(sorted(e.name.lower() for e in self.errors)))
+        if self.alerts:
+            parts.append("alerts " + "; ".join(
+                f"{name(a.severity)} {name(a.code)}" + (f" ({a.description})" if a.description else "")
+                for a in self.alerts
+            ))
+        if self.page_count is not None:
+            parts.append(f"{self.page_count} {name(self.page_count_unit)}")
+        if self.supplies:
+            parts.append("supplies " + ", ".join(
+                f"{s.description or name(s.kind)} "
+                + (f"{s.percent:.0f}%" if s.percent is not None else name(s.level))
+                for s in self.supplies
+            ))
+        return f"{self.printer_name or self.device}: " + ", ".join(parts)
+
 
 # ---- OIDs -------------------------------------------------------------------------------------
 

@@ -303,15 +303,30 @@ class _StateInstrumentation(AbstractMibInstrumController):
 
     def __init__(self, state: Callable[[], PrinterMibState | None]) -> None:
         self._state = state
+        self._held: tuple[list[tuple[int, ...]], list[tuple[int, object]]] | None = None
+        self._holding = False
         self.requests = 0
 
+    def hold(self) -> None:
+        """From now until release(), every read sees one snapshot: one PDU, one instant of the printer."""
+        self._holding = True
+
+    def release(self) -> None:
+        self._holding = False
+        self._held = None
+
     def _snapshot(self) -> tuple[list[tuple[int, ...]], list[tuple[int, object]]]:
+        if self._held is not None:
+            return self._held
         state = self._state()
         if state is None:
             raise _Silent("printer offline")
         self.requests += 1
         rows = _objects(state)
-        return [r[0] for r in rows], [(r[1], r[2]) for r in rows]
+        snapshot = [r[0] for r in rows], [(r[1], r[2]) for r in rows]
+        if self._holding:
+            self._held = snapshot
+        return snapshot
 
     @staticmethod
     def _wrap(kind: int, value: object):
@@ -360,6 +375,32 @@ class _StateInstrumentation(AbstractMibInstrumController):
         raise smi_error.NotWritableError(idx=0)
 
 
+class _OneSnapshotPerPdu:
+    """A GETBULK calls the instrumentation once per repetition; all of them must answer from one state."""
+
+    def handle_management_operation(self, snmpEngine, stateReference, contextName, PDU):  # noqa: N803
+        instrumentation = self.snmpContext.get_mib_instrum(contextName)
+        instrumentation.hold()
+        try:
+            super().handle_management_operation(snmpEngine, stateReference, contextName, PDU)
+        finally:
+            instrumentation.release()
+
+
+class _GetResponder(_OneSnapshotPerPdu, cmdrsp.GetCommandResponder):
+    pass
+
+
+class _NextResponder(_OneSnapshotPerPdu, cmdrsp.NextCommandResponder):
+    pass
+
+
+class _BulkResponder(_OneSnapshotPerPdu, cmdrsp.BulkCommandResponder):
+    # pysnmp caps a GETBULK answer at 64 var-binds by default; a status poll asks for ~14 columns x 8
+    # rows, which a real printer's agent answers in one datagram.
+    max_varbinds = 256
+
+
 _AUTH = {
     "md5": config.USM_AUTH_HMAC96_MD5,
     "sha": config.USM_AUTH_HMAC96_SHA,
@@ -373,8 +414,25 @@ _PRIV = {
 }
 
 
+class _HookedUdpTransport(udp.UdpAsyncioTransport):
+    """pysnmp's UDP transport with a byte-level hook on every answer, to garble, truncate or drop it."""
+
+    def __init__(self, hook: Callable[[bytes], bytes | None], **kwargs) -> None:
+        super().__init__(**kwargs)
+        self._hook = hook
+
+    def send_message(self, outgoingMessage, transportAddress) -> None:  # noqa: N803 (pysnmp's names)
+        data = self._hook(bytes(outgoingMessage))
+        if data is not None:
+            super().send_message(data, transportAddress)
+
+
 class SimSnmpAgent:
-    """`async with SimSnmpAgent(lambda: state) as agent:` serves `agent.url` until the block ends."""
+    """`async with SimSnmpAgent(lambda: state) as agent:` serves `agent.url` until the block ends.
+
+    `response_hook`, when given, sees every answer's bytes and returns what to send instead (None: send
+    nothing), for tests of what a poller does with a damaged datagram.
+    """
 
     def __init__(
         self,
@@ -383,7 +441,9 @@ class SimSnmpAgent:
         v3_users: Sequence[SnmpV3User] = (),
         host: str = "127.0.0.1",
         port: int = 0,
+        response_hook: Callable[[bytes], bytes | None] | None = None,
     ) -> None:
+        self._response_hook = response_hook
         self._instrumentation = _StateInstrumentation(state)
         self._community = community
         self._v3_users = tuple(v3_users)
@@ -415,7 +475,10 @@ class SimSnmpAgent:
             sock.setblocking(False)
             self.port = sock.getsockname()[1]
             eng = engine.SnmpEngine()
-            transport = udp.UdpAsyncioTransport().open_server_mode(sock=sock)
+            if self._response_hook is None:
+                transport = udp.UdpAsyncioTransport().open_server_mode(sock=sock)
+            else:
+                transport = _HookedUdpTransport(self._response_hook).open_server_mode(sock=sock)
         except BaseException:
             sock.close()
             raise
@@ -440,14 +503,10 @@ class SimSnmpAgent:
             snmp_context = context.SnmpContext(eng)
             snmp_context.unregister_context_name(b"")
             snmp_context.register_context_name(b"", self._instrumentation)
-            bulk = cmdrsp.BulkCommandResponder(eng, snmp_context)
-            # pysnmp caps a GETBULK answer at 64 var-binds by default; a status poll asks for ~14 columns
-            # x 8 rows, which a real printer's agent answers in one datagram.
-            bulk.max_varbinds = 256
             self._responders = [
-                cmdrsp.GetCommandResponder(eng, snmp_context),
-                cmdrsp.NextCommandResponder(eng, snmp_context),
-                bulk,
+                _GetResponder(eng, snmp_context),
+                _NextResponder(eng, snmp_context),
+                _BulkResponder(eng, snmp_context),
                 cmdrsp.SetCommandResponder(eng, snmp_context),
             ]
         except BaseException:

@@ -315,3 +315,68 @@ async def test_tables_that_were_empty_are_still_seen_when_they_fill_and_empty_ag
     assert full.console == ("TRAYS EMPTY",)
     assert (emptied.supplies, emptied.alerts, emptied.console) == ((), (), ())
     assert len(emptied.trays) == 3
+
+
+async def test_a_printer_that_stops_answering_mid_poll_leaves_only_the_unread_table_unknown():
+    long_state = _printer(supplies=tuple(sim.Supply(3, f"Toner {i}", 100, i) for i in range(30)))
+    answers = iter([long_state])  # the first request is answered, the follow-up for the supplies is not
+
+    async with sim.SimSnmpAgent(lambda: next(answers, None)) as agent:
+        async with await open_snmp_printer(agent.url, timeout=0.2, retries=0) as printer:
+            status = await printer.poll()
+    assert status.reachable
+    assert status.printer_name == "lp-7" and status.page_count == 40_123
+    assert len(status.trays) == 3 and status.alerts == () and status.console == ("Printing", "Tray 2")
+    assert status.supplies is None
+    assert isinstance(status.error, DeviceTimeoutError)
+    assert any(p.startswith("supplies:") for p in status.problems)
+
+
+@pytest.mark.parametrize(
+    "damage",
+    [
+        pytest.param(lambda data: data[: len(data) // 2], id="truncated"),
+        pytest.param(lambda data: data[:20] + bytes(len(data) - 20), id="zeroed"),
+        pytest.param(lambda data: b"\x30\x84\xff\xff\xff\xff" + data, id="absurd-length"),
+        pytest.param(lambda data: None, id="dropped"),
+    ],
+)
+async def test_a_damaged_answer_is_an_unreachable_status_not_a_crash(damage):
+    state = _printer()
+    async with sim.SimSnmpAgent(lambda: state, response_hook=damage) as agent:
+        async with await open_snmp_printer(agent.url, timeout=0.2, retries=0) as printer:
+            status = await printer.poll()
+    assert not status.reachable
+    assert isinstance(status.error, DeviceError)
+    assert status.printer_state is None and status.trays is None
+
+
+async def test_an_intact_answer_through_the_hook_is_read_as_usual():
+    seen: list[int] = []
+    state = _printer()
+
+    def count(data: bytes) -> bytes:
+        seen.append(len(data))
+        return data
+
+    async with sim.SimSnmpAgent(lambda: state, response_hook=count) as agent:
+        async with await open_snmp_printer(agent.url) as printer:
+            status = await printer.poll()
+        answered = agent.requests_answered
+    assert status.reachable and status.printer_name == "lp-7"
+    assert len(seen) == 1 and seen[0] > 100
+    # one GETBULK, however many repetitions, is answered from one snapshot of the printer
+    assert answered == 1
+
+
+async def test_summary_reads_as_an_operator_line():
+    jam = sim.Alert(severity=3, group=13, code=8, description="Paper jam")
+    state = _printer(device_status=sim.HrDeviceStatus.DOWN, printer_status=sim.HrPrinterStatus.OTHER,
+                     detected_errors=sim.DetectedError.JAMMED, alerts=(jam,))
+    async with sim.SimSnmpAgent(lambda: state) as agent:
+        async with await open_snmp_printer(agent.url) as printer:
+            line = (await printer.poll()).summary()
+    assert line.startswith("lp-7: down/other, errors jammed, alerts critical jam (Paper jam), 40123 impressions")
+    assert "Black Toner 25%" in line and "Waste Toner some_remaining" in line
+    async with await open_snmp_printer("snmp://127.0.0.1:9", timeout=0.1, retries=0) as printer:
+        assert (await printer.poll()).summary().startswith("snmp://127.0.0.1:9: unreachable (")
