@@ -67,10 +67,10 @@ def assemble(path: str, job_id: str, bounds: list[Boundary], total_pages: int, *
     Spans are (first_page, pages) when page_spans, else each boundary's byte span.
     """
     if total_pages == 0:
-        raise StreamError("the stream holds no pages", path=path, page=0)
+        raise StreamError("the stream holds no pages", path=path, offset=0)
     if not bounds:
         raise StreamError("no piece boundaries found (no outline, document parts, page labels, markers or index file)",
-                          path=path, page=0)
+                          path=path, offset=0)
     bounds = sorted(bounds, key=lambda b: b.first_page)
     if bounds[0].first_page != 0:
         raise StreamError(f"pages 1..{bounds[0].first_page} come before the first piece and belong to none",

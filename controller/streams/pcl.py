@@ -1,0 +1,467 @@
+"""PCL print streams (PCL 5, with PJL; PCL XL page counting): index into mail pieces, reorder, stamp, split.
+
+Reading walks the escape sequences without rendering: `ESC` + parameter character + group character
++ value/parameter pairs, skipping the binary data that `...W` commands (raster rows, fonts, patterns)
+and `*b#V` / `&p#X` carry, so a form feed inside raster data is not a page end. A page ends at a form
+feed, or at a reset (`ESC E`) or a UEL (`ESC%-12345X`, back to PJL) that follows marks on the page.
+`ESC&l#S` sets simplex (0) or duplex (1, 2), as does `@PJL SET DUPLEX=ON|OFF`. Pieces start at PJL
+comment markers matched by a configurable pattern (default `@PJL COMMENT PMC-Piece ID POSTAL`, with
+`@PJL COMMENT PMC-Address line` for the recipient block; a piece's bytes then run from the UEL that
+opens its marker block), or come from a sidecar index (then each page's bytes are moved on their own).
+A sequence that runs past the end of the file, or a stream that opened a PJL job and does not close
+it with a final UEL, is a StreamError naming the byte offset (a truncated file).
+
+PCL XL (`) HP-PCL XL;` streams, e.g. Ghostscript's pxlmono) is tokenised far enough to count pages
+(BeginPage/EndPage operators) and to index pieces from a sidecar; its writer is not built, since an XL
+page may use fonts downloaded on an earlier page.
+
+Writing keeps the job envelope: the bytes before the first piece (UEL, PJL job header, the first reset
+and setup) and after the last page (final reset, `@PJL EOJ`, UEL), and moves each piece's bytes in
+plan order. Stamps: the control code as a raster graphic (one dot per DataMatrix module at the printer
+resolution of `PclLayout.dpi`, scaled by `module_dots`) and the IMb as 65 filled rectangles (`ESC*c#h#v0P`),
+placed by the cursor in decipoints (so the job's unit of measure does not matter) just before the
+page's form feed, between a cursor push and pop. The machine-readable twin is an alphanumeric-ID
+command, `ESC&n#W` whose data is an operation byte 0x00 and then `PMC:<payload>[;IMB:<bars>]`; a
+printer ignores it (PCL has no comment command), and `read_page_twins` reads it back without rendering.
+"""
+
+from __future__ import annotations
+
+import logging
+import mmap
+import os
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Sequence
+
+import numpy as np
+
+from controller.errors import StreamError
+from controller.model import Plex
+from controller.streams.base import EngineeringPlan, SheetStamp, StreamFormat, StreamIndex, check_plan
+from controller.streams.paged import Boundary, assemble, merge_sidecar
+
+logger = logging.getLogger(__name__)
+
+__all__ = ["PclReadOptions", "PclReader", "PclWriter", "PclLayout", "READER", "WRITER", "read_page_twins",
+           "scan", "count_pxl_pages"]
+
+ESC, FF = 0x1B, 0x0C
+UEL = b"\x1b%-12345X"
+_PXL_HEAD = b" HP-PCL XL;"  # after the binding byte: ')' little-endian, '(' big-endian
+
+
+@dataclass(frozen=True, slots=True)
+class PclReadOptions:
+    piece_pattern: str = r"^@PJL COMMENT PMC-Piece\s+(?P<piece>\S+)(?:\s+(?P<postal>\S+))?\s*$"
+    recipient_pattern: str = r"^@PJL COMMENT PMC-Address\s(?P<line>.*?)\s*$"
+    require_postal: bool = True
+
+
+@dataclass(frozen=True, slots=True)
+class PclLayout:
+    """Stamp positions in points from the page's top-left corner (PCL's origin is near it)."""
+
+    page_width: float = 612
+    datamatrix_right: float = 0.4 * 72
+    datamatrix_top: float = 0.35 * 72
+    dpi: int = 300
+    module_dots: int = 8  # printer dots per DataMatrix module (0.68 mm at 300 dpi)
+    imb_left: float = 1.0 * 72
+    imb_top: float = 2.25 * 72 + 4 * 12 + 2
+
+
+@dataclass(slots=True)
+class _Marker:
+    offset: int  # the UEL that opens the PJL block
+    page: int  # pages ended before it
+    lines: list[str] = field(default_factory=list)
+
+
+@dataclass(slots=True)
+class _Scan:
+    size: int
+    page_ends: list[int]  # offset just past each page's end (form feed, or before the reset/UEL ending it)
+    page_starts: list[int]
+    page_plex: list[Plex]
+    markers: list[_Marker]
+    trailer_start: int
+    pjl: bool
+    twins: dict[int, str]  # page -> twin text
+
+
+_VALUE = re.compile(rb"[+-]?[0-9]*(?:\.[0-9]*)?")
+
+
+def scan(path: str, data: bytes | mmap.mmap) -> _Scan:
+    size = len(data)
+    page_ends: list[int] = []
+    page_starts: list[int] = []
+    page_plex: list[Plex] = []
+    markers: list[_Marker] = []
+    twins: dict[int, str] = {}
+    plex = Plex.SIMPLEX
+    dirty = False
+    page_start = 0
+    pjl = data[:len(UEL)] == UEL
+    last_uel_end = -1
+    i = 0
+
+    def end_page(at: int) -> None:
+        nonlocal dirty, page_start
+        page_starts.append(page_start)
+        page_ends.append(at)
+        page_plex.append(plex)
+        dirty = False
+        page_start = at
+
+    while i < size:
+        b = data[i]
+        if b == ESC:
+            if data[i:i + len(UEL)] == UEL:
+                if dirty:
+                    end_page(i)
+                marker_at = i
+                i += len(UEL)
+                last_uel_end = i
+                # PJL lines until ENTER LANGUAGE or a byte that is not PJL (printer language switch)
+                block: _Marker | None = None
+                while i < size and data[i:i + 4] == b"@PJL":
+                    nl = data.find(b"\n", i)
+                    if nl < 0:
+                        raise StreamError("a PJL line runs past the end", path=path, offset=i, page=len(page_ends) + 1)
+                    line = data[i:nl].rstrip(b"\r").decode("latin-1")
+                    upper = line.upper()
+                    if upper.startswith("@PJL COMMENT"):
+                        if block is None:
+                            block = _Marker(marker_at, len(page_ends))
+                            markers.append(block)
+                        block.lines.append(line)
+                    elif re.match(r"@PJL SET DUPLEX\s*=\s*ON", upper):
+                        plex = Plex.DUPLEX
+                    elif re.match(r"@PJL SET DUPLEX\s*=\s*OFF", upper):
+                        plex = Plex.SIMPLEX
+                    i = nl + 1
+                    if upper.startswith("@PJL ENTER"):
+                        break
+                if i > page_start and not dirty:
+                    page_start = i if block is None else page_start
+                continue
+            if i + 1 >= size:
+                raise StreamError("an escape sequence is cut off by the end of the file", path=path, offset=i,
+                                  page=len(page_ends) + 1)
+            c = data[i + 1]
+            if c == 0x45:  # ESC E: reset, ejects a marked page
+                if dirty:
+                    end_page(i)
+                i += 2
+                continue
+            if not 0x21 <= c <= 0x2F:
+                i += 2  # two-character escape sequence
+                continue
+            if i + 2 >= size:
+                raise StreamError("an escape sequence is cut off by the end of the file", path=path, offset=i,
+                                  page=len(page_ends) + 1)
+            group = data[i + 2]
+            start = i
+            j = i + 3 if 0x60 <= group <= 0x7E else i + 2
+            while True:
+                m = _VALUE.match(data, j)
+                j = m.end()
+                if j >= size:
+                    raise StreamError("an escape sequence is cut off by the end of the file", path=path, offset=start,
+                                      page=len(page_ends) + 1)
+                term = data[j]
+                j += 1
+                if not 0x40 <= term <= 0x7E:
+                    raise StreamError(f"escape sequence with a bad parameter byte 0x{term:02x}", path=path,
+                                      offset=start, page=len(page_ends) + 1)
+                value = m.group()
+                upper_term = term & ~0x20
+                carries = upper_term == 0x57 or (c == 0x2A and group == 0x62 and upper_term == 0x56) \
+                    or (c == 0x26 and group == 0x70 and upper_term == 0x58)
+                if carries:
+                    try:
+                        n = int(float(value)) if value not in (b"", b"+", b"-", b".") else 0
+                    except ValueError:
+                        n = 0
+                    if n < 0 or j + n > size:
+                        raise StreamError(f"a data block of {n} bytes runs past the end of the file", path=path,
+                                          offset=start, page=len(page_ends) + 1)
+                    if c == 0x26 and group == 0x6E and upper_term == 0x57 and data[j:j + 5] == b"\x00PMC:":
+                        twins[len(page_ends)] = bytes(data[j + 1:j + n]).decode("latin-1")
+                    elif c == 0x2A and group == 0x62 or c == 0x26 and group == 0x70:
+                        dirty = True
+                    j += n
+                if c == 0x26 and group == 0x6C and upper_term == 0x53:  # &l#S duplex
+                    plex = Plex.SIMPLEX if value in (b"0", b"") else Plex.DUPLEX
+                if c == 0x2A and group == 0x63 and upper_term == 0x50:  # *c#P rule fill marks
+                    dirty = True
+                if 0x40 <= term <= 0x5E:
+                    break
+            i = j
+            continue
+        if b == FF:
+            end_page(i + 1)
+            i += 1
+            continue
+        if b > 0x20:
+            dirty = True
+        i += 1
+    if dirty:
+        raise StreamError("the last page has no end (no form feed or reset): the file is truncated", path=path,
+                          offset=size, page=len(page_ends) + 1)
+    if pjl and (last_uel_end != size or size < 2 * len(UEL)):
+        raise StreamError("the PJL job is not closed by a final UEL: the file is truncated", path=path, offset=size,
+                          page=len(page_ends))
+    trailer_start = page_ends[-1] if page_ends else size
+    return _Scan(size, page_ends, page_starts, page_plex, markers, trailer_start, pjl, twins)
+
+
+# PCL XL: data type tags with their element sizes; attribute, embedded data and operator bytes
+_XL_SIZES = {0xC0: 1, 0xC1: 2, 0xC2: 4, 0xC3: 2, 0xC4: 4, 0xC5: 4,
+             0xD0: 2, 0xD1: 4, 0xD2: 8, 0xD3: 4, 0xD4: 8, 0xD5: 8,
+             0xE0: 4, 0xE1: 8, 0xE2: 16, 0xE3: 8, 0xE4: 16, 0xE5: 16}
+_XL_ARRAYS = {0xC8: 1, 0xC9: 2, 0xCA: 4, 0xCB: 2, 0xCC: 4, 0xCD: 4}
+
+
+def count_pxl_pages(path: str, data: bytes | mmap.mmap) -> list[int]:
+    """Offsets just past each EndPage operator of a PCL XL stream (binary, little-endian or big-endian)."""
+    size = len(data)
+    head = data.find(_PXL_HEAD)
+    if head < 0:
+        raise StreamError("no PCL XL stream header", path=path, offset=0)
+    nl = data.find(b"\n", head)
+    if nl < 0:
+        raise StreamError("the PCL XL stream header has no end", path=path, offset=head)
+    order = "big" if head and data[head - 1] == 0x28 else "little"
+    i = nl + 1
+    ends: list[int] = []
+    open_page = False
+    while i < size:
+        b = data[i]
+        if b in (0x00, 0x09, 0x0A, 0x0B, 0x0C, 0x0D, 0x20):
+            i += 1
+        elif b in _XL_SIZES:
+            i += 1 + _XL_SIZES[b]
+        elif b in _XL_ARRAYS:
+            if i + 1 >= size:
+                break
+            t = data[i + 1]
+            if t == 0xC0:
+                n, i = data[i + 2] if i + 2 < size else 0, i + 3
+            elif t == 0xC1:
+                n, i = int.from_bytes(data[i + 2:i + 4], order), i + 4
+            else:
+                raise StreamError(f"PCL XL array length of type 0x{t:02x}", path=path, offset=i + 1,
+                                  page=len(ends) + 1)
+            i += n * _XL_ARRAYS[b]
+        elif b == 0xF8:
+            i += 2
+        elif b == 0xF9:
+            i += 3
+        elif b == 0xFA:
+            i += 5 + int.from_bytes(data[i + 1:i + 5], order)
+        elif b == 0xFB:
+            i += 2 + (data[i + 1] if i + 1 < size else 0)
+        elif b == 0x43:  # BeginPage
+            if open_page:
+                raise StreamError("BeginPage inside a page", path=path, offset=i, page=len(ends) + 1)
+            open_page = True
+            i += 1
+        elif b == 0x44:  # EndPage
+            if not open_page:
+                raise StreamError("EndPage without BeginPage", path=path, offset=i, page=len(ends) + 1)
+            open_page = False
+            i += 1
+            ends.append(i)
+        elif 0x41 <= b <= 0xC0:
+            i += 1
+        elif b == 0x1B and data[i:i + len(UEL)] == UEL:
+            i += len(UEL)
+            while i < size and data[i:i + 4] == b"@PJL":
+                nl = data.find(b"\n", i)
+                i = size if nl < 0 else nl + 1
+        else:
+            raise StreamError(f"byte 0x{b:02x} is not a PCL XL token", path=path, offset=i, page=len(ends) + 1)
+    if i > size or open_page:
+        raise StreamError("the PCL XL stream is cut off", path=path, offset=size, page=len(ends) + 1)
+    return ends
+
+
+class PclReader:
+    format = StreamFormat.PCL
+
+    def __init__(self, options: PclReadOptions | None = None) -> None:
+        self.options = options or PclReadOptions()
+        self._piece_re = re.compile(self.options.piece_pattern)
+        self._recipient_re = re.compile(self.options.recipient_pattern)
+
+    def sniff(self, head: bytes) -> bool:
+        return head.startswith(UEL) or head.startswith(b"\x1bE") or _PXL_HEAD in head[:512]
+
+    def index(self, path: Path, *, job_id: str, lenient: bool = False,
+              sidecar: Sequence[Any] | None = None) -> StreamIndex:
+        spath = str(path)
+        try:
+            with open(path, "rb") as fh:
+                if os.fstat(fh.fileno()).st_size == 0:
+                    raise StreamError("empty file", path=spath, offset=0)
+                with mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ) as data:
+                    if not self.sniff(data[:512]):
+                        raise StreamError("not PCL (no UEL, reset or PCL XL header)", path=spath, offset=0)
+                    if _PXL_HEAD in data[:512]:
+                        ends = count_pxl_pages(spath, data)
+                        s = _Scan(len(data), ends, [0] * len(ends), [Plex.SIMPLEX] * len(ends), [],
+                                  ends[-1] if ends else len(data), False, {})
+                    else:
+                        s = scan(spath, data)
+        except OSError as exc:
+            raise StreamError(f"cannot read: {exc.strerror}", path=spath) from exc
+        bounds: list[Boundary] = []
+        for k, marker in enumerate(s.markers):
+            piece = None
+            for line in marker.lines:
+                m = self._piece_re.match(line)
+                if m:
+                    groups = m.groupdict()
+                    end = s.markers[k + 1].offset if k + 1 < len(s.markers) else s.trailer_start
+                    piece = Boundary(groups["piece"], marker.page, (), groups.get("postal"),
+                                     offset=marker.offset, span=(marker.offset, end))
+                    bounds.append(piece)
+                    continue
+                m = self._recipient_re.match(line)
+                if m and piece is not None:
+                    piece.recipient = (*piece.recipient, m.group("line"))
+        bounds = merge_sidecar(spath, bounds, sidecar)
+        total = len(s.page_ends)
+        starts = sorted(b.first_page for b in bounds)
+        for b in bounds:
+            if 0 <= b.first_page < total:
+                b.plex = s.page_plex[b.first_page]
+            if b.span is None and 0 <= b.first_page < total:
+                nxt = next((x for x in starts if x > b.first_page), total)
+                b.span = (s.page_starts[b.first_page], s.page_ends[min(nxt, total) - 1])
+        sidecar_pages = {str(e.piece_id): int(e.pages) for e in sidecar} if sidecar else None
+        pieces, quarantined, spans = assemble(spath, job_id, bounds, total, lenient=lenient,
+                                              require_postal=self.options.require_postal, page_spans=False,
+                                              sidecar_pages=sidecar_pages)
+        logger.info("indexed %s: %d pages, %d pieces", spath, total, len(pieces))
+        return StreamIndex(path=spath, format=StreamFormat.PCL, job_id=job_id, pages=total,
+                           sheets=sum(p.sheets for p in pieces), pieces=tuple(pieces),
+                           quarantined=tuple(quarantined), spans=spans)
+
+
+def _decipoints(pt: float) -> int:
+    return round(pt * 10)
+
+
+def _pcl_stamp(stamp: SheetStamp, lay: PclLayout) -> bytes:
+    from drivers.controlcode import ControlCodeError, render_datamatrix
+
+    try:
+        grey = render_datamatrix(stamp.control_code, module_px=lay.module_dots)
+    except ControlCodeError as exc:
+        raise StreamError(f"cannot draw control code {stamp.control_code!r}: {exc}", piece_id=stamp.piece_id) from exc
+    h, w = grey.shape
+    rows = np.packbits(grey < 128, axis=1)  # PCL raster: 1 = black
+    width_pt = w * 72 / lay.dpi
+    x = lay.page_width - lay.datamatrix_right - width_pt
+    twin = f"PMC:{stamp.control_code}" + (f";IMB:{stamp.imb_bars}" if stamp.imb_bars else "")
+    out = bytearray(b"\x1b&n%dW\x00" % (len(twin) + 1) + twin.encode("ascii"))
+    out += b"\x1b&f0S"  # push the cursor
+    # decipoints (ESC&a#H/#V, ESC*c#H/#V) whatever unit of measure the job set with ESC&u#D
+    out += b"\x1b&a%dh%dV" % (_decipoints(x), _decipoints(lay.datamatrix_top))
+    out += b"\x1b*t%dR\x1b*r0F\x1b*r%dS\x1b*r1A\x1b*b0M" % (lay.dpi, w)
+    for row in rows:
+        out += b"\x1b*b%dW" % len(row) + row.tobytes()
+    out += b"\x1b*rC"
+    if stamp.imb_bars:
+        from controller.streams.pdf import IMB_GEOMETRY, imb_rects
+
+        bottom_from_top = lay.imb_top + IMB_GEOMETRY["full"]
+        for x0, y0, rw, rh in imb_rects(stamp.imb_bars, lay.imb_left, 0.0):
+            top = bottom_from_top - (y0 + rh)  # imb_rects works upwards from 0 at the bars' bottom
+            out += b"\x1b&a%dh%dV\x1b*c%dh%dv0P" % (_decipoints(x0), _decipoints(top), _decipoints(rw), _decipoints(rh))
+    out += b"\x1b&f1S"  # pop the cursor
+    return bytes(out)
+
+
+class PclWriter:
+    format = StreamFormat.PCL
+
+    def __init__(self, layout: PclLayout | None = None) -> None:
+        self.layout = layout or PclLayout()
+
+    def write(self, index: StreamIndex, plan: EngineeringPlan, out_dir: Path) -> list[Path]:
+        check_plan(index, plan)
+        out_dir = Path(out_dir)
+        out_dir.mkdir(parents=True, exist_ok=True)
+        written: list[Path] = []
+        finals = [out_dir / f"{job.name}.pcl" for job in plan.jobs]
+        try:
+            with open(index.path, "rb") as fh, mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ) as data:
+                if _PXL_HEAD in data[:512]:
+                    raise StreamError("writing PCL XL is not supported (pages may use fonts of earlier pages)",
+                                      path=index.path)
+                s = scan(index.path, data)
+                if len(s.page_ends) != index.pages:
+                    raise StreamError(f"the file now has {len(s.page_ends)} pages, the index {index.pages}: "
+                                      "re-index it", path=index.path)
+                pieces = {p.piece_id: p for p in index.pieces}
+                first_span = min(index.spans[p.piece_id][0] for p in index.pieces)
+                header, trailer = bytes(data[:first_span]), bytes(data[s.trailer_start:])
+                ends = s.page_ends
+                for job in plan.jobs:
+                    tmp = out_dir / f".{job.name}.pcl.part"
+                    written.append(tmp)
+                    with open(tmp, "wb") as out:
+                        out.write(header)
+                        for pid in job.piece_ids:
+                            piece = pieces[pid]
+                            a, b = index.spans[pid]
+                            pos = a
+                            step = 2 if piece.plex is Plex.DUPLEX else 1
+                            for k in range(piece.pages):
+                                end = ends[piece.first_page + k]
+                                stamp = plan.stamps.get((pid, k // step + 1)) if k % step == 0 else None
+                                if stamp is not None and data[end - 1] == FF:
+                                    out.write(data[pos:end - 1])
+                                    out.write(_pcl_stamp(stamp, self.layout))
+                                    out.write(b"\x0c")
+                                else:
+                                    out.write(data[pos:end])
+                                pos = end
+                            out.write(data[pos:b])
+                        out.write(trailer)
+            for tmp, final in zip(written, finals):
+                os.replace(tmp, final)
+        except StreamError:
+            for p in written:
+                p.unlink(missing_ok=True)
+            raise
+        except OSError as exc:
+            for p in written:
+                p.unlink(missing_ok=True)
+            raise StreamError(f"cannot write print jobs: {exc}", path=index.path) from exc
+        return finals
+
+
+def read_page_twins(path: Path) -> list[dict[str, str] | None]:
+    """Each page's stamp twin (ControlCode, IMb) from its `ESC&n#W` PMC record, or None."""
+    spath = str(path)
+    with open(path, "rb") as fh, mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ) as data:
+        s = scan(spath, data)
+    out: list[dict[str, str] | None] = [None] * len(s.page_ends)
+    for page, text in s.twins.items():
+        fields = dict(part.split(":", 1) for part in text.split(";") if ":" in part)
+        twin = {"ControlCode": fields.get("PMC", "")}
+        if "IMB" in fields:
+            twin["IMb"] = fields["IMB"]
+        out[page] = twin
+    return out
+
+
+READER = PclReader()
+WRITER = PclWriter()
