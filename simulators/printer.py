@@ -685,6 +685,11 @@ class SimIppPrinter:
             resp.code = fail.status
             op.add("status-message", fail.message, Tag.TEXT)
             resp.groups = [op]
+        except (TypeError, ValueError, AttributeError, KeyError) as exc:
+            # a well-formed message with values of the wrong kind (job-id as text...): a bad request
+            resp.code = Status.BAD_REQUEST
+            op.add("status-message", f"bad attribute value: {exc}"[:255], Tag.TEXT)
+            resp.groups = [op]
         return resp
 
     def _spend_busy(self) -> None:

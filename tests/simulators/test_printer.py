@@ -8,6 +8,7 @@ import shutil
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, given, settings, strategies as st
 from reportlab.lib.pagesizes import LETTER
 from reportlab.pdfgen import canvas
 
@@ -297,3 +298,44 @@ async def test_printer_demo_balances():
     assert result.sheets_spoiled > 0
     assert result.life_count == result.impressions_completed + result.impressions_spoiled
     assert any("jam" in line for line in lines)
+
+
+GOLDEN_REQUESTS = sorted((Path(__file__).resolve().parents[2] / "fixtures" / "wire" / "ipp").glob("*.request.bin"))
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(st.data())
+def test_any_decodable_request_gets_an_ipp_answer(data):
+    from drivers.errors import WireProtocolError
+    from drivers.ipp import decode, encode
+
+    raw = bytearray(data.draw(st.sampled_from(GOLDEN_REQUESTS)).read_bytes())
+    for _ in range(data.draw(st.integers(1, 3))):
+        raw[data.draw(st.integers(0, len(raw) - 1))] = data.draw(st.integers(0, 255))
+    try:
+        request = decode(bytes(raw))
+    except WireProtocolError:
+        return
+    sim = SimIppPrinter(speed=FAST)
+    answer = asyncio.run(sim.handle(request))
+    assert answer.request_id == request.request_id
+    assert answer.code < 0x0600
+    assert decode(encode(answer)).code == answer.code
+
+
+async def test_bytes_that_are_not_ipp_get_http_400_and_the_printer_keeps_serving():
+    async with SimIppPrinter(speed=FAST) as sim:
+        reader, writer = await asyncio.open_connection("127.0.0.1", sim.port)
+        try:
+            body = b"\x02\x00\x00\x0b\x00\x00\x00\x01\x01\x21\x00\x01x\x00\x03"
+            writer.write(b"POST /ipp/print HTTP/1.1\r\nContent-Type: application/ipp\r\n"
+                         + f"Content-Length: {len(body)}\r\n\r\n".encode() + body)
+            await writer.drain()
+            async with asyncio.timeout(5):
+                status_line = await reader.readline()
+            assert status_line.startswith(b"HTTP/1.1 400")
+        finally:
+            writer.close()
+            await writer.wait_closed()
+        async with IppPrinter(sim.url) as client:
+            assert (await client.status()).state == PrinterState.IDLE
