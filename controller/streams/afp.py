@@ -896,3 +896,10 @@ def read_stamps(path: Path, reader: AfpReader | None = None) -> list[tuple[str, 
 
 
 READER = AfpReader()
+
+
+def __getattr__(name: str):  # WRITER lives in afp_writer, which imports this module
+    if name == "WRITER":
+        from controller.streams.afp_writer import WRITER
+        return WRITER
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
