@@ -1,0 +1,78 @@
+"""Sniffing a stream's format and dispatching to its reader and writer."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from controller.errors import StreamError
+from controller.streams import registry
+from controller.streams.base import StreamFormat, plan_in_order
+from controller.streams.registry import format_named, index_stream, reader_for, sniff, write_stream
+
+ROOT = Path(__file__).resolve().parents[3] / "fixtures" / "streams"
+AFP = ROOT / "afp" / "fop_statements.afp"
+
+
+def test_an_afp_stream_is_sniffed_and_indexed_with_its_index_file():
+    assert sniff(AFP) is StreamFormat.AFP
+    idx = index_stream(AFP)
+    assert idx.format is StreamFormat.AFP and idx.job_id == "fop_statements" and len(idx.pieces) == 24
+
+
+@pytest.mark.parametrize("sub, fmt", [("pdf", StreamFormat.PDF), ("ps", StreamFormat.POSTSCRIPT),
+                                      ("pcl", StreamFormat.PCL)])
+def test_other_formats_are_sniffed_by_their_own_readers(sub, fmt):
+    files = sorted((ROOT / sub).glob("*.*"))
+    if fmt not in registry.available_formats() or not files:
+        pytest.skip(f"no {fmt.value} support or fixtures in this tree yet")
+    for f in files:
+        if f.suffix.lower() in (".csv", ".json", ".txt", ".md"):
+            continue
+        assert sniff(f) is fmt, f
+
+
+def test_an_unknown_file_is_refused_at_byte_zero(tmp_path):
+    p = tmp_path / "x.bin"
+    p.write_bytes(b"\x00\x01\x02 not a stream")
+    with pytest.raises(StreamError, match="not a print stream") as info:
+        sniff(p)
+    assert info.value.offset == 0
+
+
+def test_an_empty_or_missing_file_is_refused(tmp_path):
+    (tmp_path / "e.afp").write_bytes(b"")
+    with pytest.raises(StreamError, match="empty"):
+        sniff(tmp_path / "e.afp")
+    with pytest.raises(StreamError, match="cannot read"):
+        sniff(tmp_path / "missing.afp")
+
+
+def test_format_names_and_aliases():
+    assert format_named("PostScript") is StreamFormat.POSTSCRIPT
+    assert format_named(".afp") is StreamFormat.AFP
+    with pytest.raises(StreamError, match="unknown stream format"):
+        format_named("docx")
+
+
+def test_a_format_whose_module_is_missing_is_not_available(monkeypatch):
+    monkeypatch.setitem(registry.FORMAT_MODULES, StreamFormat.PCL, "controller.streams.no_such_module")
+    assert StreamFormat.PCL not in registry.available_formats()
+    with pytest.raises(StreamError, match="no pcl stream support"):
+        reader_for("pcl")
+
+
+def test_the_sidecar_can_be_ignored_or_named(tmp_path):
+    bad = tmp_path / "other.csv"
+    bad.write_text("piece,first_page,page_count\nNOPE,1,1\n")
+    with pytest.raises(StreamError, match="does not hold"):
+        index_stream(AFP, sidecar=bad)
+    assert len(index_stream(AFP, sidecar=None).pieces) == 24
+
+
+def test_write_stream_dispatches_on_the_index_format(tmp_path):
+    idx = index_stream(AFP, job_id="J")
+    order = [p.piece_id for p in reversed(idx.pieces)]
+    (out,) = write_stream(idx, plan_in_order(idx, order), tmp_path)
+    assert [p.piece_id for p in index_stream(out, sidecar=None).pieces] == order
