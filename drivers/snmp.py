@@ -344,6 +344,22 @@ class PrinterStatus:
     problems: tuple[str, ...] = ()
     error: DeviceError | None = field(default=None, compare=False)
 
+    def restarted_since(self, earlier: PrinterStatus) -> bool | None:
+        """True when sysUpTime went back (the printer restarted and its counters may have reset); None if unknown."""
+        if self.uptime is None or earlier.uptime is None:
+            return None
+        # TimeTicks wrap after 2**32 hundredths (497 days): a small step back is a restart, a huge one a wrap
+        return self.uptime < earlier.uptime and earlier.uptime - self.uptime < 2**31
+
+    def pages_since(self, earlier: PrinterStatus) -> int | None:
+        """The page counter's advance since `earlier`, across a Counter32 wrap; None when it cannot be known
+        (either counter unknown, the unit changed, or the printer restarted in between)."""
+        if self.page_count is None or earlier.page_count is None or self.page_count_unit != earlier.page_count_unit:
+            return None
+        if self.restarted_since(earlier) is not False:
+            return None
+        return (self.page_count - earlier.page_count) % 2**32
+
     def summary(self) -> str:
         """One line for an operator: state, error bits, alerts, page counter; '?' for what is unknown."""
         if not self.reachable:

@@ -17,7 +17,7 @@ import enum
 import logging
 import socket
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Callable, Sequence
 
 from pysnmp.carrier.asyncio.dgram import udp

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import logging
+import os
 import time
 
 import pytest
@@ -380,3 +381,57 @@ async def test_summary_reads_as_an_operator_line():
     assert "Black Toner 25%" in line and "Waste Toner some_remaining" in line
     async with await open_snmp_printer("snmp://127.0.0.1:9", timeout=0.1, retries=0) as printer:
         assert (await printer.poll()).summary().startswith("snmp://127.0.0.1:9: unreachable (")
+
+
+async def test_page_advance_across_a_counter_wrap_and_not_across_a_restart():
+    current = {"state": _printer(life_count=2**32 - 5, uptime=100_000)}
+    async with sim.SimSnmpAgent(lambda: current["state"]) as agent:
+        async with await open_snmp_printer(agent.url) as printer:
+            before = await printer.poll()
+            current["state"] = _printer(life_count=2**32 + 20, uptime=100_500)
+            after_wrap = await printer.poll()
+            current["state"] = _printer(life_count=3, uptime=200)
+            after_restart = await printer.poll()
+            current["state"] = _printer(life_count=10, uptime=300, counter_unit=8)
+            in_sheets = await printer.poll()
+    assert after_wrap.pages_since(before) == 25
+    assert after_wrap.restarted_since(before) is False
+    assert after_restart.restarted_since(after_wrap) is True
+    assert after_restart.pages_since(after_wrap) is None
+    assert in_sheets.pages_since(after_restart) is None  # impressions then sheets: not comparable
+    unreachable = dataclasses.replace(before, reachable=False, uptime=None, page_count=None)
+    assert after_wrap.pages_since(unreachable) is None and after_wrap.restarted_since(unreachable) is None
+
+
+# ---- the contract any printer's SNMP agent meets: the simulator always, real hardware when given ----------
+
+_CONTRACT_TARGETS = ["simulator"] + (["hardware"] if os.environ.get("PMC_TEST_SNMP_URL") else [])
+
+
+@pytest.fixture(params=_CONTRACT_TARGETS)
+async def printer_url(request):
+    if request.param == "hardware":
+        yield os.environ["PMC_TEST_SNMP_URL"]  # e.g. snmp://10.1.2.3?community=public
+        return
+    state = _printer(uptime=None, started_at=time.monotonic())
+    async with sim.SimSnmpAgent(lambda: state) as agent:
+        yield agent.url
+
+
+class TestPrinterAgentContract:
+    async def test_a_poll_answers_every_printer_part(self, printer_url):
+        async with await open_snmp_printer(printer_url, timeout=2) as printer:
+            status = await printer.poll()
+        assert status.reachable, status.problems
+        assert isinstance(status.device_state, DeviceState) and isinstance(status.printer_state, PrinterState)
+        assert isinstance(status.errors, frozenset)
+        assert isinstance(status.page_count, int) and status.page_count_unit is not None
+        assert isinstance(status.trays, tuple) and isinstance(status.supplies, tuple)
+        assert isinstance(status.alerts, tuple) and isinstance(status.console, tuple)
+
+    async def test_two_polls_in_a_row_count_forward(self, printer_url):
+        async with await open_snmp_printer(printer_url, timeout=2) as printer:
+            first = await printer.poll()
+            second = await printer.poll()
+        assert second.restarted_since(first) is False
+        assert second.pages_since(first) is not None and second.pages_since(first) >= 0
