@@ -85,6 +85,30 @@ def _warnings_error(pdf: pikepdf.Pdf, path: str) -> None:
                           path=path, offset=int(m.group(1)) if m else 0)
 
 
+class _ObjError(Exception):
+    """A structure problem found at a PDF object; index() turns it into a StreamError with the object's offset."""
+
+    def __init__(self, message: str, obj: Any) -> None:
+        super().__init__(message)
+        self.obj = obj
+
+
+def _object_offset(path: Path, obj: Any) -> int:
+    """Where the indirect object holding `obj` is defined (its last definition), else 0 (the file as a whole)."""
+    try:
+        if obj is None or not obj.is_indirect:
+            return 0
+        num, gen = obj.objgen
+    except _PIKEPDF_ERRORS:
+        return 0
+    import mmap
+
+    with open(path, "rb") as fh, mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ) as data:
+        for m in reversed(list(re.finditer(rb"(?<![0-9])%d\s+%d\s+obj" % (num, gen), data))):
+            return m.start()
+    return 0  # inside an object stream: no byte offset of its own
+
+
 def _text(obj: Any) -> str:
     if isinstance(obj, pikepdf.String):
         return str(obj)
@@ -111,11 +135,21 @@ class PdfReader:
         spath = str(path)
         try:
             size = os.path.getsize(path)
+            with open(path, "rb") as fh:
+                fh.seek(max(0, size - 1024))
+                tail = fh.read()
         except OSError as exc:
             raise StreamError(f"cannot read: {exc.strerror}", path=spath) from exc
+        if b"%%EOF" not in tail:
+            # qpdf would read on without a word; a stream cut short must not pass for a whole one
+            raise StreamError("no %%EOF at the end: the file is truncated", path=spath, offset=size)
         try:
             with pikepdf.open(path, suppress_warnings=True) as pdf:
-                result = self._index(pdf, spath, job_id, lenient, sidecar)
+                try:
+                    result = self._index(pdf, spath, job_id, lenient, sidecar)
+                except _ObjError as exc:
+                    _warnings_error(pdf, spath)  # a repaired file explains a broken object best
+                    raise StreamError(str(exc), path=spath, offset=_object_offset(path, exc.obj)) from None
                 _warnings_error(pdf, spath)
                 return result
         except StreamError:
@@ -163,9 +197,9 @@ class PdfReader:
                            sheets=sum(p.sheets for p in pieces), pieces=tuple(pieces),
                            quarantined=tuple(quarantined), spans=spans)
 
-    def _page_of(self, ref: Any, page_no: dict, path: str, what: str) -> int:
+    def _page_of(self, ref: Any, page_no: dict, path: str, what: str, holder: Any = None) -> int:
         if not isinstance(ref, pikepdf.Dictionary) or not ref.is_indirect or ref.objgen not in page_no:
-            raise StreamError(f"{what} does not point at a page of this file", path=path)
+            raise _ObjError(f"{what} does not point at a page of this file", holder)
         return page_no[ref.objgen]
 
     def _from_dparts(self, pdf: pikepdf.Pdf, path: str, page_no: dict) -> list[Boundary]:
@@ -174,7 +208,7 @@ class PdfReader:
             return []
         node = root.get("/DPartRootNode")
         if not isinstance(node, pikepdf.Dictionary):
-            raise StreamError("/DPartRoot has no /DPartRootNode", path=path)
+            raise _ObjError("/DPartRoot has no /DPartRootNode", root)
         level = root.get("/RecordLevel")
         record_level = int(level) if isinstance(level, int) else None
         opts = self.options
@@ -184,20 +218,20 @@ class PdfReader:
         def first_leaf_start(n: pikepdf.Dictionary, depth: int) -> int:
             if n.is_indirect:
                 if n.objgen in seen:
-                    raise StreamError("document part tree has a loop", path=path)
+                    raise _ObjError("document part tree has a loop", n)
                 seen.add(n.objgen)
             if "/Start" in n:
-                return self._page_of(n.Start, page_no, path, "a DPart's /Start")
+                return self._page_of(n.Start, page_no, path, "a DPart's /Start", n)
             kids = n.get("/DParts")
             if not isinstance(kids, pikepdf.Array) or len(kids) == 0:
-                raise StreamError("a DPart has neither /Start nor /DParts", path=path)
+                raise _ObjError("a DPart has neither /Start nor /DParts", n)
             starts = []
             for group in kids:
                 if not isinstance(group, pikepdf.Array):
-                    raise StreamError("/DParts holds something that is not an array", path=path)
+                    raise _ObjError("/DParts holds something that is not an array", n)
                 for kid in group:
                     if not isinstance(kid, pikepdf.Dictionary):
-                        raise StreamError("/DParts holds something that is not a DPart", path=path)
+                        raise _ObjError("/DParts holds something that is not a DPart", n)
                     starts.append(walk(kid, depth + 1))
             return min(starts)
 
@@ -213,18 +247,18 @@ class PdfReader:
                     return first_leaf_start(n, depth)
                 kids = n.get("/DParts")
                 if not isinstance(kids, pikepdf.Array):
-                    raise StreamError("a DPart has neither /Start nor /DParts", path=path)
+                    raise _ObjError("a DPart has neither /Start nor /DParts", n)
                 if n.is_indirect:
                     if n.objgen in seen:
-                        raise StreamError("document part tree has a loop", path=path)
+                        raise _ObjError("document part tree has a loop", n)
                     seen.add(n.objgen)
                 starts = []
                 for group in kids:
                     if not isinstance(group, pikepdf.Array):
-                        raise StreamError("/DParts holds something that is not an array", path=path)
+                        raise _ObjError("/DParts holds something that is not an array", n)
                     for kid in group:
                         if not isinstance(kid, pikepdf.Dictionary):
-                            raise StreamError("/DParts holds something that is not a DPart", path=path)
+                            raise _ObjError("/DParts holds something that is not a DPart", n)
                         starts.append(walk(kid, depth + 1, meta))
                 return min(starts) if starts else 0
             start = first_leaf_start(n, depth)
@@ -256,7 +290,7 @@ class PdfReader:
         seen: set = set()
         while isinstance(item, pikepdf.Dictionary):
             if item.objgen in seen:
-                raise StreamError("the outline's /Next chain has a loop", path=path)
+                raise _ObjError("the outline's /Next chain has a loop", item)
             seen.add(item.objgen)
             title = _text(item.get("/Title", pikepdf.String("")))
             dest = item.get("/Dest")
@@ -270,8 +304,8 @@ class PdfReader:
                 if isinstance(dest, pikepdf.Dictionary):
                     dest = dest.get("/D")
             if not isinstance(dest, pikepdf.Array) or len(dest) == 0:
-                raise StreamError(f"outline entry {title!r} has no page destination", path=path)
-            page = self._page_of(dest[0], page_no, path, f"outline entry {title!r}")
+                raise _ObjError(f"outline entry {title!r} has no page destination", item)
+            page = self._page_of(dest[0], page_no, path, f"outline entry {title!r}", item)
             m = self._title_re.match(title)
             if m is None or not m.group("piece"):
                 raise StreamError(f"outline title {title!r} does not match the piece pattern", path=path,
@@ -301,7 +335,7 @@ class PdfReader:
         bounds: list[Boundary] = []
         for start, spec in pikepdf.NumberTree(labels).items():
             if not isinstance(spec, pikepdf.Dictionary) or not 0 <= int(start) < pages:
-                raise StreamError(f"page label range at {start} is not a label for a page of this file", path=path)
+                raise _ObjError(f"page label range at {start} is not a label for a page of this file", labels)
             prefix = _text(spec.get("/P", pikepdf.String("")))
             m = self._label_re.match(prefix)
             if m is None or not m.group("piece"):

@@ -1,0 +1,41 @@
+"""Hypothesis strategies and the one property every stream reader must keep under damage."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from hypothesis import strategies as st
+
+from controller.errors import StreamError
+from controller.streams.base import StreamIndex
+
+
+@st.composite
+def damaged(draw, data: bytes) -> bytes:
+    """The bytes truncated somewhere, or with a few bytes flipped, or both."""
+    out = bytearray(data)
+    if draw(st.booleans()):
+        for _ in range(draw(st.integers(1, 8))):
+            pos = draw(st.integers(0, len(out) - 1))
+            out[pos] ^= draw(st.integers(1, 255))
+    if draw(st.booleans()) or out == bytearray(data):
+        out = out[: draw(st.integers(0, len(out) - 1))]
+    return bytes(out)
+
+
+def check_damaged(reader, path: Path, **kwargs) -> StreamIndex | None:
+    """A StreamError that says where, or a whole, self-consistent index: never another exception."""
+    try:
+        index = reader.index(path, job_id="J1", **kwargs)
+    except StreamError as exc:
+        assert exc.offset is not None or exc.page is not None, f"StreamError without a place: {exc}"
+        assert exc.path == str(path)
+        return None
+    if not index.quarantined:
+        assert index.pages == sum(p.pages for p in index.pieces)
+    firsts = [p.first_page for p in index.pieces]
+    assert firsts == sorted(firsts) and (not firsts or firsts[0] == 0)
+    for a, b in zip(index.pieces, index.pieces[1:]):
+        assert a.first_page + a.pages == b.first_page
+    assert [p.sequence for p in index.pieces] == list(range(len(index.pieces)))
+    return index
