@@ -339,3 +339,25 @@ async def test_bytes_that_are_not_ipp_get_http_400_and_the_printer_keeps_serving
             await writer.wait_closed()
         async with IppPrinter(sim.url) as client:
             assert (await client.status()).state == PrinterState.IDLE
+
+
+@pytest.mark.skipif(shutil.which("snmpwalk") is None, reason="Net-SNMP's snmpwalk is not installed")
+async def test_snmp_alerts_and_error_bits_follow_an_injected_jam():
+    async with SimIppPrinter(speed=FAST, snmp=True) as sim:
+        port = sim.snmp_url.split(":")[2].split("?")[0]
+
+        async def walk(oid: str) -> str:
+            proc = await asyncio.create_subprocess_exec(
+                "snmpwalk", "-v2c", "-c", "public", "-On", "-t", "2", "-r", "1", f"127.0.0.1:{port}", oid,
+                stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
+            out, err = await proc.communicate()
+            assert proc.returncode == 0, err.decode()
+            return out.decode()
+
+        before = await walk("1.3.6.1.2.1.43.18.1.1.7")  # prtAlertCode
+        sim.inject(Fault.MEDIA_JAM)
+        after = await walk("1.3.6.1.2.1.43.18.1.1.7")
+        errors = await walk("1.3.6.1.2.1.25.3.5.1.2")  # hrPrinterDetectedErrorState
+    assert "INTEGER: 8" not in before
+    assert "INTEGER: 8" in after  # jam
+    assert "Hex-STRING: 04 00" in errors  # jammed is bit 5: 0x04 in the first octet
