@@ -16,7 +16,7 @@ from collections import Counter
 from dataclasses import dataclass
 from itertools import accumulate
 from operator import attrgetter
-from typing import Iterator, Mapping, Sequence
+from typing import Callable, Iterator, Mapping, Sequence
 
 from mailsort.errors import PieceDataError
 from mailsort.imb import Imb, encode_imb
@@ -48,7 +48,7 @@ class SortResult:
     minimum_met: bool
     tables: tuple[str, ...]
     _firsts: tuple[int, ...]
-    _barcode: object  # the operator's piece_barcode, bound
+    _barcode: Callable[[int, str, PresortOptions], tuple[str, str] | None]  # the operator's piece_barcode
 
     def __len__(self) -> int:
         return len(self.order)
@@ -62,7 +62,7 @@ class SortResult:
     def _piece(self, sequence: int, container: SortContainer) -> SortedPiece:
         index = self.order[sequence]
         src = self.pieces[index]
-        barcode = self._barcode(sequence, src.postcode, self.options)  # type: ignore[operator]
+        barcode = self._barcode(sequence, src.postcode, self.options)
         tracking, routing = barcode if barcode is not None else (None, "")
         return SortedPiece(sequence, src.piece_id, src.postcode, container.container_id, container.level,
                            self.price_overrides.get(sequence, container.price_category),
@@ -74,7 +74,7 @@ class SortResult:
                 yield self._piece(seq, container)
 
     def imb(self, sequence: int) -> Imb | None:
-        barcode = self._barcode(sequence, self.pieces[self.order[sequence]].postcode, self.options)  # type: ignore[operator]
+        barcode = self._barcode(sequence, self.pieces[self.order[sequence]].postcode, self.options)
         return None if barcode is None else encode_imb(*barcode)
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 
-from hypothesis import given, settings, strategies as st
+from hypothesis import HealthCheck, given, settings, strategies as st
 
 from mailsort.model import GRAMS_PER_POUND, MailPiece, PresortOptions
 from mailsort.operators.royalmail import normalise_postcode
@@ -67,7 +67,7 @@ def result_levels(result: SortResult):
     return (*op.levels, op.residue)
 
 
-@settings(max_examples=60, deadline=None)
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(st.lists(usps_group, min_size=1, max_size=8), st.lists(junk, max_size=4), st.booleans(), st.booleans(),
        st.sampled_from(["usps-fcm", "usps-mkt"]))
 def test_usps_random_mailings_keep_the_tray_rules(groups, junk_codes, overflow, extended, name):
@@ -124,7 +124,7 @@ def test_usps_random_mailings_keep_the_tray_rules(groups, junk_codes, overflow, 
 dp_group = st.tuples(st.sampled_from(["101", "102", "201", "202", "203", "301"]), st.integers(1, 120), THICKNESS)
 
 
-@settings(max_examples=40, deadline=None)
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(st.lists(dp_group, min_size=1, max_size=10))
 def test_dialogpost_random_mailings_meet_leitbereich_and_leitregion_minimums(groups):
     pieces = [MailPiece(f"d{g}-{k}", f"{lb}{k % 100:02d}", 20.0, th)
@@ -146,7 +146,7 @@ rm_group = st.tuples(st.sampled_from(["BS1 1", "BS1 2", "BS1 5", "BS2 0", "CF3 4
                      st.integers(1, 60), THICKNESS)
 
 
-@settings(max_examples=40, deadline=None)
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(st.lists(rm_group, min_size=1, max_size=8))
 def test_selection_sort_random_mailings_keep_direct_minimum_and_order(groups):
     pieces = [MailPiece(f"r{g}-{k}", f"{sector}{'ABDEFG'[k % 6]}{'HJLNPQ'[k // 6 % 6]}", 20.0, th)
