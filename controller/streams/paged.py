@@ -43,7 +43,8 @@ def merge_sidecar(path: str, bounds: list[Boundary], sidecar: Sequence[Any] | No
         return bounds
     if not bounds:
         return [Boundary(str(e.piece_id), int(e.first_page), tuple(e.recipient or ()), e.postal_code or None,
-                         inserts=frozenset(e.inserts or ())) for e in sorted(sidecar, key=lambda e: e.first_page)]
+                         inserts=frozenset(e.inserts or ()), index=dict(getattr(e, "index", None) or {}))
+                for e in sorted(sidecar, key=lambda e: e.first_page)]
     by_id = {b.piece_id: b for b in bounds}
     for e in sidecar:
         b = by_id.get(str(e.piece_id))
@@ -56,6 +57,7 @@ def merge_sidecar(path: str, bounds: list[Boundary], sidecar: Sequence[Any] | No
         b.recipient = b.recipient or tuple(e.recipient or ())
         b.postal_code = b.postal_code or (e.postal_code or None)
         b.inserts = b.inserts or frozenset(e.inserts or ())
+        b.index = {**dict(getattr(e, "index", None) or {}), **b.index}
     return bounds
 
 
