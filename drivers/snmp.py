@@ -586,6 +586,7 @@ class SnmpPrinter:
         self._retries = retries
         self._owns_manager = owns_manager
         self._repetitions = _FIRST_REPETITIONS
+        self._repetition_cap = _MAX_REPETITIONS
         self.device_index = device_index
         self.name = name or address.name
         d = device_index
@@ -638,6 +639,7 @@ class SnmpPrinter:
                 if repetitions == 1:
                     raise WireProtocolError("the agent finds even one row too big to send", device=self.name)
                 repetitions //= 2
+                self._repetition_cap = repetitions  # remembered, so later polls do not ask too much again
 
     async def _request(self, non_repeaters: int | None, repetitions: int, var_binds):
         """GET (non_repeaters None) or GETBULK; pysnmp's command generators straight, without hlapi's MIB lookups."""
@@ -759,7 +761,7 @@ class SnmpPrinter:
 
         self._table_rows = {table: len(found) for table, found in rows.items() if found is not None}
         longest = max(self._table_rows.values(), default=0)
-        self._repetitions = max(2, min(_MAX_REPETITIONS, longest + 1))
+        self._repetitions = max(1, min(_MAX_REPETITIONS, self._repetition_cap, max(2, longest + 1)))
 
         # An agent without the Printer MIB (a plain host's snmpd) has empty tables: unknown, not "none".
         has_printer_mib = "printer_name" in values or "page_count" in values

@@ -435,3 +435,45 @@ class TestPrinterAgentContract:
             second = await printer.poll()
         assert second.restarted_since(first) is False
         assert second.pages_since(first) is not None and second.pages_since(first) >= 0
+
+
+def _too_big_above(limit: int):
+    """A response hook: answers longer than `limit` bytes become tooBig (error-status 1), as a small agent's would."""
+
+    def tlv(data: bytes, pos: int) -> tuple[int, int]:
+        """(start of value, end of value) of the BER TLV at pos."""
+        length = data[pos + 1]
+        start = pos + 2
+        if length & 0x80:
+            size = length & 0x7F
+            length = int.from_bytes(data[start : start + size], "big")
+            start += size
+        return start, start + length
+
+    def hook(data: bytes) -> bytes:
+        if len(data) <= limit:
+            return data
+        message, _ = tlv(data, 0)
+        _, after_version = tlv(data, message)
+        _, after_community = tlv(data, after_version)
+        pdu, _ = tlv(data, after_community)
+        _, after_request_id = tlv(data, pdu)
+        status_at, _ = tlv(data, after_request_id)
+        patched = bytearray(data)
+        patched[status_at] = 1  # tooBig
+        return bytes(patched)
+
+    return hook
+
+
+async def test_an_agent_that_finds_answers_too_big_gets_smaller_bulks():
+    state = _printer(supplies=tuple(sim.Supply(3, f"Toner {i}", 100, i) for i in range(30)))
+    async with sim.SimSnmpAgent(lambda: state, response_hook=_too_big_above(1200)) as agent:
+        async with await open_snmp_printer(agent.url) as printer:
+            first = await printer.poll()
+            second = await printer.poll()
+            _, repetitions, _ = printer.poll_request()
+    for status in (first, second):
+        assert status.reachable and status.problems == ()
+        assert [s.level for s in status.supplies] == list(range(30))
+    assert repetitions < 8
