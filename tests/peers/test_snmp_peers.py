@@ -206,6 +206,29 @@ async def test_snmpget_tells_missing_instances_from_missing_objects(netsnmp_env)
     assert rows[2][1] == "Timeticks"
 
 
+async def test_snmpwalk_v1_reads_the_same_printer_mib(netsnmp_env):
+    snmpwalk = _need("snmpwalk")
+    state = dataclasses.replace(_busy_printer(0.0), uptime=4200)
+    async with SimSnmpAgent(lambda: state) as agent:
+        target = f"127.0.0.1:{agent.port}"
+        code, v1, err = await _run(netsnmp_env, snmpwalk, "-v1", "-c", "public", "-On", target, PRINTER_MIB)
+        _, v2, _ = await _run(netsnmp_env, snmpwalk, "-v2c", "-c", "public", "-On", target, PRINTER_MIB)
+    assert code == 0, err
+    assert _parse(v1) == _parse(v2) and len(_parse(v1)) > 30
+
+
+async def test_snmpset_is_refused_and_changes_nothing(netsnmp_env):
+    snmpset, snmpget = _need("snmpset"), _need("snmpget")
+    state = _busy_printer(time.monotonic())
+    async with SimSnmpAgent(lambda: state) as agent:
+        target = f"127.0.0.1:{agent.port}"
+        code, out, err = await _run(netsnmp_env, snmpset, "-v2c", "-c", "public", "-On", target,
+                                    "1.3.6.1.2.1.43.5.1.1.16.1", "s", "hijacked")
+        _, after, _ = await _run(netsnmp_env, snmpget, "-v2c", "-c", "public", "-On", target, "1.3.6.1.2.1.43.5.1.1.16.1")
+    assert code != 0 and "notWritable" in out + err
+    assert _parse(after)[0][2] == "lp-3"
+
+
 async def test_snmpv1_get_names_the_missing_object(netsnmp_env):
     snmpget = _need("snmpget")
     state = _busy_printer(time.monotonic())
