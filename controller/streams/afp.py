@@ -29,7 +29,7 @@ import mmap
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterator, Mapping, Sequence
+from typing import Any, Callable, Iterator, Mapping, Sequence
 
 import numpy as np
 
@@ -323,8 +323,9 @@ class _Layout:
 
 class _Walker:
     def __init__(self, buf, size: int, *, medium_maps: Mapping[str, Plex], default_plex: Plex,
-                 encoding: str, detail: bool) -> None:
+                 encoding: str, detail: bool, progress: Callable[[int, int], None] | None = None) -> None:
         self.buf, self.size, self.encoding, self.detail = buf, size, encoding, detail
+        self.progress = progress
         self.default_plex = default_plex
         self.maps: dict[str, Plex] = {}
         self.overrides = {k.upper(): v for k, v in medium_maps.items()}
@@ -360,7 +361,11 @@ class _Walker:
                         self.handle(_field_at(self.buf, off, self.size, code))
                 else:
                     self._bulk(arr, offs, cds)
+                if self.progress is not None:
+                    self.progress(int(real[-1]), self.size)
             self.finish()
+            if self.progress is not None:
+                self.progress(self.size, self.size)
         except _Damage as exc:
             return exc.with_traceback(None)
         finally:
@@ -682,7 +687,7 @@ class _Walker:
 
 
 def _walk(path: Path, *, medium_maps: Mapping[str, Plex], default_plex: Plex, mapping: TleMapping,
-          detail: bool, lenient: bool) -> _Layout:
+          detail: bool, lenient: bool, progress: Callable[[int, int], None] | None = None) -> _Layout:
     try:
         with open(path, "rb") as fh:
             size = fh.seek(0, 2)
@@ -691,7 +696,7 @@ def _walk(path: Path, *, medium_maps: Mapping[str, Plex], default_plex: Plex, ma
             with mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ) as mm:
                 arr = np.frombuffer(mm, dtype=np.uint8)
                 walker = _Walker(mm, size, medium_maps=medium_maps, default_plex=default_plex,
-                                 encoding=mapping.encoding, detail=detail)
+                                 encoding=mapping.encoding, detail=detail, progress=progress)
                 damage = walker.run(arr)
                 del arr  # the map cannot close while a view of it lives
                 walker.buf = None
@@ -791,12 +796,18 @@ class AfpReader:
     format = StreamFormat.AFP
 
     def __init__(self, mapping: TleMapping | None = None, *, medium_maps: Mapping[str, Plex] | None = None,
-                 default_plex: Plex = Plex.SIMPLEX) -> None:
+                 default_plex: Plex = Plex.SIMPLEX, progress: Callable[[int, int], None] | None = None) -> None:
         """`medium_maps` says what medium maps of an external form definition do (name -> plex);
-        maps defined in the file itself are read from it."""
+        maps defined in the file itself are read from it. `progress(bytes_done, bytes_total)` is
+        called as the walk goes."""
         self.mapping = mapping or TleMapping()
         self.medium_maps = dict(medium_maps or {})
         self.default_plex = default_plex
+        self.progress = progress
+
+    def with_progress(self, progress: Callable[[int, int], None]) -> "AfpReader":
+        return AfpReader(self.mapping, medium_maps=self.medium_maps, default_plex=self.default_plex,
+                         progress=progress)
 
     def sniff(self, head: bytes) -> bool:
         # 0x5A, a length of at least 8, class D3
@@ -804,7 +815,7 @@ class AfpReader:
 
     def layout(self, path: Path, *, detail: bool = False, lenient: bool = False) -> _Layout:
         return _walk(Path(path), medium_maps=self.medium_maps, default_plex=self.default_plex,
-                     mapping=self.mapping, detail=detail, lenient=lenient)
+                     mapping=self.mapping, detail=detail, lenient=lenient, progress=self.progress)
 
     def index(self, path: Path, *, job_id: str, lenient: bool = False,
               sidecar: Sequence[Any] | None = None) -> StreamIndex:
@@ -851,7 +862,7 @@ class AfpReader:
             except StreamError as exc:
                 if not lenient:
                     raise
-                quarantined.append(Quarantined(str(exc), piece_id=exc.piece_id, offset=exc.offset))
+                quarantined.append(Quarantined(_bare(exc), piece_id=exc.piece_id, offset=exc.offset))
                 continue
             pieces.append(piece)
             spans[piece.piece_id] = (g.start, g.end)
@@ -865,6 +876,17 @@ class AfpReader:
                     spath, lay.fields, lay.pages, len(pieces), len(quarantined))
         return StreamIndex(path=spath, format=StreamFormat.AFP, job_id=job_id, pages=lay.pages, sheets=lay.sheets,
                            pieces=tuple(pieces), quarantined=tuple(quarantined), spans=spans)
+
+
+def _bare(exc: StreamError) -> str:
+    """The message of a StreamError without the location it prefixes (a Quarantined keeps that apart)."""
+    where = [str(x) for x in (exc.path,) if x]
+    where += [f"byte {exc.offset}"] if exc.offset is not None else []
+    where += [f"page {exc.page}"] if exc.page is not None else []
+    where += [f"piece {exc.piece_id}"] if exc.piece_id is not None else []
+    prefix = ", ".join(where) + ": "
+    text = str(exc)
+    return text[len(prefix):] if where and text.startswith(prefix) else text
 
 
 def _require_postal(idx: StreamIndex, lenient: bool) -> StreamIndex:
