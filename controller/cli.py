@@ -20,6 +20,7 @@ COMMAND_MODULES = (
     "controller.commands.ledger",
     "controller.commands.config",
     "controller.commands.demo",
+    "controller.commands.stream",
     "controller.commands.presort",
 )
 
