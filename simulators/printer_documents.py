@@ -6,25 +6,36 @@ bytes and returns one entry per page: the control-code payload found on that pag
 Readers are chosen by document-format (MIME type) and can be replaced per printer, so a stream
 writer with another twin convention (AFP TLEs, PDF page-piece data...) plugs in its own.
 
-Built in:
-- application/pdf: pages counted with pypdfium2; the twin is the payload's text on the page
-  (``JOB.PIECE.SSOOLLLC``: an invisible text run beside the drawn code), found by pattern.
+Built in (each written from the stream writers' documented conventions, not by importing them:
+simulators stand for hardware the controller does not own):
+- application/pdf: the page-piece dictionary ``/PieceInfo /PMC /Private /ControlCode`` the PDF
+  writer puts on stamped pages, read with pikepdf; for a PDF with no such page (another composition
+  tool), the payload's text on the page (``JOB.PIECE.SSOOLLLC``), found with pypdfium2.
+- application/postscript: DSC ``%%Page:`` comments, and ``%%PMC-ControlCode: payload`` on the page.
+- application/vnd.ibm.modcap (AFP, MO:DCA-P): pages are BPG ... EPG structured fields; the twin is
+  a page-level TLE named PMC-CTL (EBCDIC, cp500).
 - application/vnd.pmc.pages: plain text, one line per page holding the payload or ``-``; what
   tests and the fleet use when they need N pages and no PDF.
-- application/octet-stream: sniffed, PDF or the plain page list.
+- application/octet-stream: sniffed by its first bytes.
+PCL is not read yet: counting PCL pages needs a real escape-sequence scanner.
 """
 
 from __future__ import annotations
 
+import io
 import re
+import struct
 import threading
 from typing import Callable, Mapping
 
+import pikepdf
 import pypdfium2
 
-__all__ = ["DocumentError", "DocumentReader", "DEFAULT_READERS", "read_pdf", "read_page_list", "sniff", "PAGE_LIST"]
+__all__ = ["DocumentError", "DocumentReader", "DEFAULT_READERS", "read_pdf", "read_postscript", "read_afp",
+           "read_page_list", "sniff", "PAGE_LIST", "AFP"]
 
 PAGE_LIST = "application/vnd.pmc.pages"
+AFP = "application/vnd.ibm.modcap"
 
 # A control code's payload as drivers.controlcode writes it; the simulator only finds it, the
 # inserter's camera path checks it.
@@ -43,6 +54,29 @@ DocumentReader = Callable[[bytes], "list[str | None]"]
 
 
 def read_pdf(data: bytes) -> list[str | None]:
+    try:
+        with pikepdf.open(io.BytesIO(data)) as pdf:
+            codes = [_piece_info_code(page.obj) for page in pdf.pages]
+    except (pikepdf.PdfError, pikepdf.PasswordError, ValueError) as exc:
+        raise DocumentError(f"not a readable PDF: {exc}") from None
+    if not codes:
+        raise DocumentError("a PDF with no pages")
+    if any(codes):
+        return codes
+    return _pdf_text_codes(data)
+
+
+def _piece_info_code(page: pikepdf.Dictionary) -> str | None:
+    node = page.get("/PieceInfo")
+    for key in ("/PMC", "/Private"):
+        if not isinstance(node, pikepdf.Dictionary):
+            return None
+        node = node.get(key)
+    code = node.get("/ControlCode") if isinstance(node, pikepdf.Dictionary) else None
+    return str(code) if code is not None else None
+
+
+def _pdf_text_codes(data: bytes) -> list[str | None]:
     with _PDFIUM:
         try:
             pdf = pypdfium2.PdfDocument(data)
@@ -64,6 +98,75 @@ def read_pdf(data: bytes) -> list[str | None]:
             pdf.close()
 
 
+_DSC_PAGE = re.compile(rb"^%%Page:", re.M)
+_DSC_CODE = re.compile(rb"^%%PMC-ControlCode:[ \t]*(\S+)", re.M)
+
+
+def read_postscript(data: bytes) -> list[str | None]:
+    if not data.startswith(b"%!"):
+        raise DocumentError("not PostScript: no %! header")
+    starts = [m.start() for m in _DSC_PAGE.finditer(data)]
+    if not starts:
+        raise DocumentError("PostScript without DSC %%Page: comments: pages cannot be counted")
+    codes: list[str | None] = []
+    for i, start in enumerate(starts):
+        end = starts[i + 1] if i + 1 < len(starts) else len(data)
+        found = _DSC_CODE.search(data, start, end)
+        codes.append(found.group(1).decode("ascii", "replace") if found else None)
+    return codes
+
+
+_SF_BPG, _SF_EPG, _SF_TLE = 0xD3A8AF, 0xD3A9AF, 0xD3A090
+AFP_TWIN = "PMC-CTL"
+
+
+def read_afp(data: bytes) -> list[str | None]:
+    """Walk the structured fields (0x5A, length, 3-byte identifier, flags, 2 reserved, data)."""
+    codes: list[str | None] = []
+    in_page = False
+    off = 0
+    while off < len(data):
+        if data[off] != 0x5A or off + 9 > len(data):
+            raise DocumentError(f"AFP: no structured field at byte {off}")
+        length = struct.unpack_from(">H", data, off + 1)[0]
+        end = off + 1 + length
+        if length < 8 or end > len(data):
+            raise DocumentError(f"AFP: structured field at byte {off} runs past the end")
+        code = int.from_bytes(data[off + 3:off + 6], "big")
+        body = data[off + 9:end]
+        if data[off + 6] & 0x80 and body:  # extension present: its length is its first byte
+            body = body[body[0]:]
+        if code == _SF_BPG:
+            codes.append(None)
+            in_page = True
+        elif code == _SF_EPG:
+            in_page = False
+        elif code == _SF_TLE and in_page and codes[-1] is None:
+            name, value = _tle(body)
+            if name == AFP_TWIN:
+                codes[-1] = value
+        off = end
+    if not codes:
+        raise DocumentError("AFP with no pages (BPG)")
+    return codes
+
+
+def _tle(body: bytes) -> tuple[str | None, str | None]:
+    name = value = None
+    i = 0
+    while i + 2 <= len(body):
+        n, kind = body[i], body[i + 1]
+        if n < 2:
+            break
+        t = body[i:i + n]
+        if kind == 0x02 and len(t) >= 4 and t[2] == 0x0B:
+            name = t[4:].decode("cp500", "replace").strip()
+        elif kind == 0x36 and len(t) >= 4:
+            value = t[4:].decode("cp500", "replace").strip()
+        i += n
+    return name, value
+
+
 def read_page_list(data: bytes) -> list[str | None]:
     try:
         lines = data.decode("utf-8").splitlines()
@@ -83,7 +186,14 @@ def read_page_list(data: bytes) -> list[str | None]:
 
 
 def sniff(data: bytes) -> str:
-    return "application/pdf" if data[:1024].lstrip().startswith(b"%PDF") else PAGE_LIST
+    head = data[:1024].lstrip()
+    if head.startswith(b"%PDF"):
+        return "application/pdf"
+    if head.startswith(b"%!"):
+        return "application/postscript"
+    if data[:1] == b"\x5a":
+        return AFP
+    return PAGE_LIST
 
 
 def _read_sniffed(data: bytes) -> list[str | None]:
@@ -92,6 +202,8 @@ def _read_sniffed(data: bytes) -> list[str | None]:
 
 DEFAULT_READERS: Mapping[str, DocumentReader] = {
     "application/pdf": read_pdf,
+    "application/postscript": read_postscript,
+    AFP: read_afp,
     PAGE_LIST: read_page_list,
     "application/octet-stream": _read_sniffed,
 }

@@ -1,0 +1,50 @@
+"""The simulator reads the twins the stream writers stamp (PDF, PostScript, AFP): stream in, sheets out.
+
+The stream writers live in controller/ and the simulator may not import them; this test is where the
+two meet: a fixture stream is indexed, stamped in order by its writer, sent over IPP, and the output
+stack must hold every stamped control code, in order.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from controller.streams.base import SheetStamp, plan_in_order
+from controller.streams.registry import index_stream, write_stream
+from drivers.controlcode import ControlCode, encode as encode_code, job_token, piece_token
+from drivers.ipp import IppPrinter, JobState
+from simulators.printer import SimIppPrinter
+
+STREAMS = Path(__file__).resolve().parents[2] / "fixtures" / "streams"
+CASES = [
+    ("pdf/dpart.pdf", "application/pdf"),
+    ("ps/statements.ps", "application/postscript"),
+    ("afp/fop_statements.afp", "application/vnd.ibm.modcap"),
+]
+
+
+@pytest.mark.parametrize("stream, mime", CASES, ids=[c[1] for c in CASES])
+async def test_output_stack_holds_every_stamped_control_code_in_order(stream: str, mime: str, tmp_path: Path):
+    source = STREAMS / stream
+    if not source.is_file():
+        pytest.skip(f"{stream} is not in fixtures/streams yet")
+    index = index_stream(source, job_id="SIMT")
+    token = job_token(index.job_id)
+    stamps = {}
+    for seq, piece in enumerate(index.pieces):
+        for sheet in range(1, piece.sheets + 1):
+            code = encode_code(ControlCode(token, piece_token(seq), sheet, piece.sheets))
+            stamps[(piece.piece_id, sheet)] = SheetStamp(piece.piece_id, sheet, code)
+    plan = plan_in_order(index, [p.piece_id for p in index.pieces])
+    plan = type(plan)(jobs=plan.jobs, stamps=stamps)
+    [written] = write_stream(index, plan, tmp_path)
+    expected = [s.control_code for s in stamps.values()]
+
+    async with SimIppPrinter(speed=50000) as sim, IppPrinter(sim.url) as client:
+        job = await client.print_job(written.read_bytes(), document_format=mime)
+        done = await client.wait_for_job(job.job_id, poll=0.01, timeout=60)
+    assert done.state == JobState.COMPLETED
+    assert done.impressions_completed == index.pages
+    assert [s.control_code for s in sim.state.output if s.control_code] == expected
