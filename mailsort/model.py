@@ -38,6 +38,7 @@ class PresortOptions:
     tray_serial_start: int = 1
     origin: str = ""  # tray label line 3: the mailer and its city
     origin_zip3: str = ""  # USPS: ZIP3 of the entry office, whose AADC mixed-AADC trays are labelled to
+    origin_postcode: str = ""  # Deutsche Post: PLZ of the posting office, whose Leitbereich has its own minimum
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,7 +60,9 @@ class SortLevel:
     min_pieces: int = 0
     min_weight_g: float = 0.0
     overflow: bool = False  # a remainder under the minimum may ride in the next level's container
-    min_per_container: bool = True  # the minimum holds for each container (USPS), or for the destination
+    # True: the minimum holds for each container, and a full container qualifies (USPS trays); False: it holds
+    # for the destination's pieces together, however many containers they fill (Dialogpost, Mailsort)
+    min_per_container: bool = True
     min_mailing_pieces: int = 0  # the level applies only to a mailing at least this big
     missing: str = ""  # reason template for a prefix the table lacks, with {prefix}
 

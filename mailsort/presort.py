@@ -140,7 +140,7 @@ def presort(pieces: Sequence[MailPiece], operator: PostalOperator, options: Pres
     sth = list(map(thick.__getitem__, order))
     swt = list(map(weight.__getitem__, order))
     large, small = operator.container_types(options)
-    levels = operator.levels
+    levels = operator.sort_levels(options)
 
     drafts: list[_Draft] = []
     overrides: dict[int, str] = {}  # rank -> price category kept by overflow
@@ -166,7 +166,8 @@ def presort(pieces: Sequence[MailPiece], operator: PostalOperator, options: Pres
             over = sum(map(overrides.__contains__, members)) if overrides else 0
             native = len(members) - over
             cuts = [(0, len(members), False)] if total_th <= large.capacity_mm + 1e-9 else _cut(members, sth, large.capacity_mm)
-            if len(cuts) == 1 and not _meets(level, native, members, swt, overrides):
+            # USPS: a full tray qualifies on its own; a per-destination minimum (Dialogpost, Mailsort) does not bend
+            if (len(cuts) == 1 or not level.min_per_container) and not _meets(level, native, members, swt, overrides):
                 unplaced.extend(members)
                 continue
             for k, (a, b, full) in enumerate(cuts):

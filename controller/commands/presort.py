@@ -2,7 +2,8 @@
 
 PIECES.csv has a header with `piece_id` and `postcode` (or `delivery_point`, `zip`), and optionally
 `weight_g` and `thickness_mm`. Reference tables are read from `--tables DIR` (one file per role, named
-`<ROLE>.csv`: L002, L801, CIN for USPS; RM-SELECTIONS for the Royal Mail-style sort); without it, the
+`<ROLE>.csv`: L002, L801, CIN for USPS; DP-LEITBEREICHE for Dialogpost; RM-SELECTIONS for the Royal
+Mail-style sort); without it, the
 synthetic set in fixtures/mailsort/synthetic is used and the summary says so.
 """
 
@@ -48,6 +49,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     parser.add_argument("--serial-start", type=int, default=0, help="IMb serial of the first piece in sort order")
     parser.add_argument("--origin", default="", help="tray label line 3")
     parser.add_argument("--origin-zip3", default="", help="USPS: ZIP3 of the entry office (mixed AADC labels)")
+    parser.add_argument("--origin-postcode", default="", help="Deutsche Post: PLZ of the posting office (Leitbereich)")
     parser.add_argument("--weight-g", type=float, default=28.0, help="weight where the CSV has none (default 28)")
     parser.add_argument("--thickness-mm", type=float, default=0.5, help="thickness where the CSV has none (default 0.5)")
     parser.add_argument("--out", help="write the sorted list here (CSV)")
@@ -218,7 +220,8 @@ def _presort(args: argparse.Namespace) -> int:
     reading.done()
     options = PresortOptions(date, overflow=args.overflow, extended_trays=args.extended_trays,
                              mailer_id=args.mailer_id, service_type=args.service_type, barcode_id=args.barcode_id,
-                             serial_start=args.serial_start, origin=args.origin, origin_zip3=args.origin_zip3)
+                             serial_start=args.serial_start, origin=args.origin, origin_zip3=args.origin_zip3,
+                             origin_postcode=args.origin_postcode)
     result, summary = run_presort(pieces, args.operator, tables, options, prices)
     if args.out:
         writing = Progress("writing", len(result), sys.stderr, show)
@@ -255,5 +258,5 @@ def presort_demo(count: int = 2000, seed: int = 1, *, operator: str = "usps-fcm"
     tables = load_tables(operator, None)
     prices = load_prices(SYNTHETIC_TABLES / "PRICES.csv")
     options = PresortOptions(date, overflow=True, mailer_id="123456" if operator.startswith("usps") else "",
-                             origin="PMC DEMO MAILROOM", origin_zip3="303")
+                             origin="PMC DEMO MAILROOM", origin_zip3="303", origin_postcode="53113")
     return run_presort(synthetic_mailing(count, seed, operator=operator), operator, tables, options, prices)

@@ -1,6 +1,6 @@
 """Postal operators: the plug-in shape and the ones we ship, picked by name and imported lazily.
 
-An operator is a rule set: a sort-key hierarchy (`levels`, finest first, each with its destination
+An operator is a rule set: a sort-key hierarchy (`sort_levels`, finest first, each with its destination
 table, minimums and overflow rule), its containers, the residue group, its mailing minimum, how a
 container is labelled and what barcode a piece carries, and the dated reference tables it was built
 from. The presort engine (`mailsort.presort`) is the same for all of them.
@@ -21,11 +21,14 @@ __all__ = ["PostalOperator", "OPERATORS", "make_operator", "table_roles"]
 class PostalOperator(Protocol):
     name: str  # "usps-fcm"
     title: str  # "First-Class Mail automation letters"
-    levels: tuple[SortLevel, ...]  # finest first
     residue: SortLevel  # where pieces no level takes go (one destination), each with its reason
     mailing_minimum: tuple[int, float]  # pieces, or weight in grams (0: no weight alternative)
 
     def tables(self) -> tuple[DatedTable, ...]: ...
+
+    def sort_levels(self, options: PresortOptions) -> tuple[SortLevel, ...]:
+        """The sort-key hierarchy, finest first (it may depend on the posting office)."""
+        ...
 
     def container_types(self, options: PresortOptions) -> tuple[ContainerType, ContainerType | None]:
         """The container filled first, and the smaller one a destination's last container may use."""
@@ -47,7 +50,7 @@ class PostalOperator(Protocol):
 OPERATORS: Mapping[str, tuple[str, str, tuple[str, ...]]] = {
     "usps-fcm": ("mailsort.operators.usps", "first_class", ("L002", "L801", "CIN")),
     "usps-mkt": ("mailsort.operators.usps", "marketing", ("L002", "L801", "CIN")),
-    "dp-dialogpost": ("mailsort.operators.deutschepost", "dialogpost", ()),
+    "dp-dialogpost": ("mailsort.operators.deutschepost", "dialogpost", ("DP-LEITBEREICHE",)),
     "rm-mailsort": ("mailsort.operators.royalmail", "selection_sort", ("RM-SELECTIONS",)),
 }
 

@@ -42,6 +42,9 @@ class SelectionSort:
     def tables(self) -> tuple[DatedTable, ...]:
         return (self.selections,)
 
+    def sort_levels(self, options: PresortOptions) -> tuple[SortLevel, ...]:
+        return self.levels
+
     def container_types(self, options: PresortOptions) -> tuple[ContainerType, ContainerType | None]:
         return TRAY, None
 

@@ -52,6 +52,9 @@ class UspsLetters:
     def tables(self) -> tuple[DatedTable, ...]:
         return (self.three_digit, self.aadc, self.content_ids)
 
+    def sort_levels(self, options: PresortOptions) -> tuple[SortLevel, ...]:
+        return self.levels
+
     def container_types(self, options: PresortOptions) -> tuple[ContainerType, ContainerType | None]:
         return (TRAY_EMM, None) if options.extended_trays else (TRAY_2FT, TRAY_1FT)
 

@@ -89,9 +89,9 @@ def test_duplicate_piece_ids_and_bad_thickness_are_refused_naming_the_piece():
 
 
 def test_other_operators_label_their_containers():
-    dp = presort([MailPiece(f"d{k}", f"101{k % 100:02d}") for k in range(60)], operator("dp-dialogpost"),
-                 PresortOptions(MAILING_DATE, origin="Absender GmbH, Bonn"))
-    assert dp.containers[0].label.lines == ("Leitbereich 101", "Dialogpost Brief · Behälter 1", "Absender GmbH, Bonn")
+    dp = presort([MailPiece(f"d{k}", f"531{k % 100:02d}") for k in range(60)], operator("dp-dialogpost"),
+                 PresortOptions(MAILING_DATE, origin="Absender GmbH, Bonn", origin_postcode="53113"))
+    assert dp.containers[0].label.lines == ("Leitbereich Bonn", "Dialogpost Brief · Behälter 1", "Absender GmbH, Bonn")
     assert dp.imb(0) is None
     rm = presort([MailPiece(f"r{k}", "BS1 1AA") for k in range(30)], operator("rm-mailsort"),
                  PresortOptions(MAILING_DATE, origin="ACME BRISTOL"))

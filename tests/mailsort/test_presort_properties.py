@@ -64,7 +64,7 @@ def _common_invariants(result: SortResult, pieces: list[MailPiece]) -> None:
 
 def result_levels(result: SortResult):
     op = operator(result.operator)
-    return (*op.levels, op.residue)
+    return (*op.sort_levels(result.options), op.residue)
 
 
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -121,23 +121,24 @@ def test_usps_random_mailings_keep_the_tray_rules(groups, junk_codes, overflow, 
                for s in range(c.first, c.first + c.pieces))
 
 
-dp_group = st.tuples(st.sampled_from(["101", "102", "201", "202", "203", "301"]), st.integers(1, 120), THICKNESS)
+dp_group = st.tuples(st.sampled_from(["530", "533", "534", "201", "202", "301"]), st.integers(1, 120), THICKNESS)
 
 
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(st.lists(dp_group, min_size=1, max_size=10))
-def test_dialogpost_random_mailings_meet_leitbereich_and_leitregion_minimums(groups):
+@given(st.lists(dp_group, min_size=1, max_size=10), st.sampled_from(["", "53113", "99999"]))
+def test_dialogpost_random_mailings_meet_leitbereich_and_leitregion_minimums(groups, origin):
     pieces = [MailPiece(f"d{g}-{k}", f"{lb}{k % 100:02d}", 20.0, th)
               for g, (lb, count, th) in enumerate(groups) for k in range(count)]
-    result = presort(pieces, operator("dp-dialogpost"), PresortOptions(MAILING_DATE))
+    result = presort(pieces, operator("dp-dialogpost"), PresortOptions(MAILING_DATE, origin_postcode=origin))
     _common_invariants(result, pieces)
     per_dest = defaultdict(int)
     for c in result.containers:
         per_dest[(c.level, c.destination)] += c.pieces
         for s in range(c.first, c.first + c.pieces):
             plz = result.pieces[result.order[s]].postcode
-            assert c.level != "LB" or plz[:3] == c.destination
+            assert c.level != "LB" or (origin == "53113" and c.destination == "Bonn" and "53000" <= plz <= "53359")
             assert c.level != "LR" or plz[:2] == c.destination
+            assert c.level != "PLZ" or len(result) >= 4000
     for (level, _), count in per_dest.items():
         assert count >= {"LB": 50, "LR": 250}.get(level, 0)
 

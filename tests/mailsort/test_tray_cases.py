@@ -29,7 +29,8 @@ def _pieces(case: dict) -> list[MailPiece]:
 @pytest.mark.parametrize("case", CASES, ids=lambda c: c["id"])
 def test_hand_worked_case(case):
     options = PresortOptions(MAILING_DATE, overflow=case.get("overflow", False),
-                             extended_trays=case.get("extended_trays", False))
+                             extended_trays=case.get("extended_trays", False),
+                             origin_postcode=case.get("origin_postcode", ""))
     pieces = _pieces(case)
     result = presort(pieces, operator(case["operator"]), options)
     got = [[c.level, c.destination, c.container_type.code, c.pieces] for c in result.containers]
