@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Iterator, TextIO
 
 from controller.errors import ConfigError, PmcError
+from controller.model import Container
 from mailsort.errors import MailsortError
 from mailsort.model import MailPiece, PostageSummary, PresortOptions
 from mailsort.operators import OPERATORS, make_operator, table_roles
@@ -249,6 +250,15 @@ def _count_lines(path: Path) -> int:
             return max(sum(chunk.count(b"\n") for chunk in iter(lambda: handle.read(1 << 20), b"")) - 1, 1)
     except OSError:
         return 1
+
+
+def model_containers(result: SortResult, job_id: str) -> list[Container]:
+    """The presort's containers as the controller's model has them, in dispatch order, with their piece IDs."""
+    out = []
+    for c in result.containers:
+        ids = tuple(result.pieces[result.order[s]].piece_id for s in range(c.first, c.first + c.pieces))
+        out.append(Container(f"{job_id}-{c.container_id}", job_id, c.sequence, c.level_name, c.label.destination, ids))
+    return out
 
 
 def presort_demo(count: int = 2000, seed: int = 1, *, operator: str = "usps-fcm",

@@ -7,7 +7,7 @@ import json
 import shutil
 
 from controller.cli import main
-from controller.commands.presort import presort_demo
+from controller.commands.presort import model_containers, presort_demo
 from mailsort.synthetic import synthetic_mailing
 
 from ._support import SYNTHETIC
@@ -71,3 +71,8 @@ def test_presort_demo_returns_a_priced_result():
     result, summary = presort_demo(500, seed=3)
     assert len(result) == 500 and summary.postage is not None and summary.postage > 0
     assert result.imb(0) is not None
+    containers = model_containers(result, "job-7")
+    assert [c.sequence for c in containers] == list(range(len(result.containers)))
+    ids = [pid for c in containers for pid in c.piece_ids]
+    assert ids == [result.piece(s).piece_id for s in range(len(result))]
+    assert containers[0].container_id == f"job-7-{result.containers[0].container_id}"
