@@ -47,7 +47,9 @@ def postage_summary(result: SortResult, prices: PriceTable | None = None) -> Pos
 
 
 def format_statement(summary: PostageSummary, currency: str = "") -> str:
-    width = 74
+    lw = max([10, *(len(r.level_name) for r in summary.rows)]) + 2
+    cw = max([14, *(len(r.price_category) for r in summary.rows)]) + 2
+    width = lw + cw + 10 + 8 + 10 + 14
     out = [
         "=" * width,
         f"POSTAGE STATEMENT  {summary.title} ({summary.operator})",
@@ -55,16 +57,17 @@ def format_statement(summary: PostageSummary, currency: str = "") -> str:
         f"pieces {summary.pieces:,}   containers {summary.containers:,}   weight {summary.weight_g / 1000:,.1f} kg",
         "Reference tables: " + ("; ".join(summary.tables) or "none"),
         "-" * width,
-        f"{'sort level':<14}{'price category':<18}{'pieces':>10}{'trays':>8}{'price':>10}{'postage':>14}",
+        f"{'sort level':<{lw}}{'price category':<{cw}}{'pieces':>10}{'trays':>8}{'price':>10}{'postage':>14}",
     ]
     for r in summary.rows:
         price = f"{r.unit_price:.3f}" if r.unit_price is not None else "-"
         postage = f"{r.postage:,.2f}" if r.postage is not None else "-"
-        out.append(f"{r.level_name:<14}{r.price_category:<18}{r.pieces:>10,}{r.containers:>8,}{price:>10}{postage:>14}")
+        out.append(f"{r.level_name:<{lw}}{r.price_category:<{cw}}{r.pieces:>10,}{r.containers:>8,}{price:>10}"
+                   f"{postage:>14}")
     out.append("-" * width)
     total = f"{summary.postage:,.2f}" if summary.postage is not None else "(no price table)"
     cur = f" {currency}" if currency and summary.postage is not None else ""
-    out.append(f"{'Total':<32}{summary.pieces:>10,}{summary.containers:>8,}{'':>10}{total:>14}{cur}")
+    out.append(f"{'Total':<{lw + cw}}{summary.pieces:>10,}{summary.containers:>8,}{'':>10}{total:>14}{cur}")
     if summary.findings:
         out.append("")
         out.extend(f"* {f}" for f in summary.findings)
