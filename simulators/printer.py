@@ -880,6 +880,9 @@ class SimIppPrinter:
             pages = await asyncio.to_thread(reader, data)
         except DocumentError as exc:
             raise _IppFail(Status.DOCUMENT_FORMAT_ERROR, f"{fmt}: {exc}") from None
+        except Exception as exc:  # a parsing library's own failure on hostile bytes: still a format error
+            logger.debug("printer %s: %s reader failed", self.name, fmt, exc_info=True)
+            raise _IppFail(Status.DOCUMENT_FORMAT_ERROR, f"{fmt}: unreadable ({type(exc).__name__})") from None
         per_sheet = 2 if job.sides != "one-sided" else 1
         plan = []
         for start in range(0, len(pages), per_sheet):

@@ -14,10 +14,12 @@ simulators stand for hardware the controller does not own):
 - application/postscript: DSC ``%%Page:`` comments, and ``%%PMC-ControlCode: payload`` on the page.
 - application/vnd.ibm.modcap (AFP, MO:DCA-P): pages are BPG ... EPG structured fields; the twin is
   a page-level TLE named PMC-CTL (EBCDIC, cp500).
+- application/vnd.hp-pcl (PCL 5): pages end at a form feed or a reset (ESC E) after marks; escape
+  sequences carrying binary data are skipped by their byte count; the twin is an alphanumeric-ID
+  command ``ESC&n#W`` whose data is ``\\x00PMC:payload[;IMB:bars]``. (PCL XL is not read.)
 - application/vnd.pmc.pages: plain text, one line per page holding the payload or ``-``; what
   tests and the fleet use when they need N pages and no PDF.
 - application/octet-stream: sniffed by its first bytes.
-PCL is not read yet: counting PCL pages needs a real escape-sequence scanner.
 """
 
 from __future__ import annotations
@@ -32,10 +34,11 @@ import pikepdf
 import pypdfium2
 
 __all__ = ["DocumentError", "DocumentReader", "DEFAULT_READERS", "read_pdf", "read_postscript", "read_afp",
-           "read_page_list", "sniff", "PAGE_LIST", "AFP"]
+           "read_pcl", "read_page_list", "sniff", "PAGE_LIST", "AFP", "PCL"]
 
 PAGE_LIST = "application/vnd.pmc.pages"
 AFP = "application/vnd.ibm.modcap"
+PCL = "application/vnd.hp-pcl"
 
 # A control code's payload as drivers.controlcode writes it; the simulator only finds it, the
 # inserter's camera path checks it.
@@ -94,6 +97,8 @@ def _pdf_text_codes(data: bytes) -> list[str | None]:
                     page.close()
                 codes.append(found.group(0) if found else None)
             return codes
+        except pypdfium2.PdfiumError as exc:
+            raise DocumentError(f"PDF page {len(codes) + 1} does not load: {exc}") from None
         finally:
             pdf.close()
 
@@ -167,6 +172,93 @@ def _tle(body: bytes) -> tuple[str | None, str | None]:
     return name, value
 
 
+_UEL = b"\x1b%-12345X"
+_PCL_VALUE = re.compile(rb"[+-]?[0-9]*(?:\.[0-9]*)?")
+
+
+def read_pcl(data: bytes) -> list[str | None]:
+    codes: list[str | None] = []
+    twin: str | None = None
+    dirty = False
+    i, size = 0, len(data)
+
+    def eject() -> None:
+        nonlocal twin, dirty
+        codes.append(twin)
+        twin, dirty = None, False
+
+    while i < size:
+        b = data[i]
+        if b == 0x1B:
+            if data.startswith(_UEL, i):
+                if dirty:
+                    eject()
+                i += len(_UEL)
+                while data.startswith(b"@PJL", i):  # PJL lines up to the language switch
+                    nl = data.find(b"\n", i)
+                    if nl < 0:
+                        raise DocumentError(f"PCL: a PJL line runs past the end at byte {i}")
+                    enter = data[i:nl].upper().startswith(b"@PJL ENTER")
+                    i = nl + 1
+                    if enter:
+                        break
+                continue
+            if i + 1 >= size:
+                raise DocumentError(f"PCL: escape sequence cut off at byte {i}")
+            c = data[i + 1]
+            if c == 0x45:  # ESC E: a reset ejects a marked page
+                if dirty:
+                    eject()
+                i += 2
+                continue
+            if not 0x21 <= c <= 0x2F:
+                i += 2
+                continue
+            start = i
+            group = data[i + 2] if i + 2 < size else 0
+            j = i + 3 if 0x60 <= group <= 0x7E else i + 2
+            while True:
+                m = _PCL_VALUE.match(data, j)
+                j = m.end()
+                if j >= size:
+                    raise DocumentError(f"PCL: escape sequence cut off at byte {start}")
+                term = data[j]
+                j += 1
+                if not 0x40 <= term <= 0x7E:
+                    raise DocumentError(f"PCL: bad parameter byte 0x{term:02x} in the sequence at byte {start}")
+                upper = term & ~0x20
+                if upper == 0x57 or (c == 0x2A and group == 0x62 and upper == 0x56) or (c == 0x26 and group == 0x70 and upper == 0x58):
+                    value = m.group()
+                    try:
+                        n = int(float(value)) if value.strip(b"+-.") else 0
+                    except ValueError:
+                        n = 0
+                    if n < 0 or j + n > size:
+                        raise DocumentError(f"PCL: a data block of {n} bytes at byte {start} runs past the end")
+                    block = data[j:j + n]
+                    if c == 0x26 and group == 0x6E and upper == 0x57 and block.startswith(b"\x00PMC:"):
+                        twin = block[5:].split(b";")[0].decode("latin-1")
+                    elif (c == 0x2A and group == 0x62) or (c == 0x26 and group == 0x70):
+                        dirty = True  # raster or transparent data marks the page
+                    j += n
+                if c == 0x2A and group == 0x63 and upper == 0x50:  # rule fill
+                    dirty = True
+                if 0x40 <= term <= 0x5E:
+                    break
+            i = j
+            continue
+        if b == 0x0C:
+            eject()
+        elif b > 0x20:
+            dirty = True
+        i += 1
+    if dirty:
+        eject()  # a last page without a form feed still comes out of a printer
+    if not codes:
+        raise DocumentError("PCL with no pages")
+    return codes
+
+
 def read_page_list(data: bytes) -> list[str | None]:
     try:
         lines = data.decode("utf-8").splitlines()
@@ -193,6 +285,8 @@ def sniff(data: bytes) -> str:
         return "application/postscript"
     if data[:1] == b"\x5a":
         return AFP
+    if data.startswith(_UEL) or data[:1] == b"\x1b":
+        return PCL
     return PAGE_LIST
 
 
@@ -204,6 +298,7 @@ DEFAULT_READERS: Mapping[str, DocumentReader] = {
     "application/pdf": read_pdf,
     "application/postscript": read_postscript,
     AFP: read_afp,
+    PCL: read_pcl,
     PAGE_LIST: read_page_list,
     "application/octet-stream": _read_sniffed,
 }

@@ -361,3 +361,17 @@ async def test_snmp_alerts_and_error_bits_follow_an_injected_jam():
     assert "INTEGER: 8" not in before
     assert "INTEGER: 8" in after  # jam
     assert "Hex-STRING: 04 00" in errors  # jammed is bit 5: 0x04 in the first octet
+
+
+@pytest.mark.parametrize("reader, data, message", [
+    ("read_afp", b"\x5a\x00\x10\xd3\xa8\xaf\x00\x00\x00", "runs past the end"),
+    ("read_afp", b"not afp at all", "no structured field at byte 0"),
+    ("read_postscript", b"%!PS-Adobe-3.0\nshowpage\n", "%%Page"),
+    ("read_pcl", b"\x1b*b100Wshort", "runs past the end"),
+    ("read_pdf", b"%PDF-1.4 broken", "not a readable PDF"),
+])
+def test_unreadable_documents_say_why(reader: str, data: bytes, message: str):
+    import simulators.printer_documents as documents
+
+    with pytest.raises(DocumentError, match=message.replace("%", "%")):
+        getattr(documents, reader)(data)

@@ -1,4 +1,4 @@
-"""The simulator reads the twins the stream writers stamp (PDF, PostScript, AFP): stream in, sheets out.
+"""The simulator reads the twins the stream writers stamp (PDF, PostScript, AFP, PCL): stream in, sheets out.
 
 The stream writers live in controller/ and the simulator may not import them; this test is where the
 two meet: a fixture stream is indexed, stamped in order by its writer, sent over IPP, and the output
@@ -22,10 +22,12 @@ CASES = [
     ("pdf/dpart.pdf", "application/pdf"),
     ("ps/statements.ps", "application/postscript"),
     ("afp/fop_statements.afp", "application/vnd.ibm.modcap"),
+    ("pcl/statements.pcl", "application/vnd.hp-pcl"),
+    ("pcl/statements_duplex.pcl", "application/vnd.hp-pcl"),
 ]
 
 
-@pytest.mark.parametrize("stream, mime", CASES, ids=[c[1] for c in CASES])
+@pytest.mark.parametrize("stream, mime", CASES, ids=[c[0] for c in CASES])
 async def test_output_stack_holds_every_stamped_control_code_in_order(stream: str, mime: str, tmp_path: Path):
     source = STREAMS / stream
     if not source.is_file():
