@@ -14,11 +14,11 @@ in what the stream leaves out when it has them.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Sequence
+from typing import Any, Mapping, Sequence
 
 from controller.errors import StreamError
 from controller.model import Piece, Plex
-from controller.streams.base import Quarantined
+from controller.streams.base import Quarantined, SheetStamp, StreamIndex
 
 
 @dataclass(slots=True)
@@ -112,3 +112,22 @@ def assemble(path: str, job_id: str, bounds: list[Boundary], total_pages: int, *
     if not pieces and not lenient:
         raise StreamError("no usable pieces", path=path, page=1)
     return pieces, quarantined, spans
+
+
+def plan_stamps(index: StreamIndex, *, imb_bars: Mapping[str, str] | None = None) -> dict[tuple[str, int], SheetStamp]:
+    """A SheetStamp for every sheet of every piece: its control code (run, piece, sheet n of m, inserts),
+    and on its first sheet the piece's IMb bars when `imb_bars` (by piece ID) has them."""
+    from drivers.controlcode import ControlCode, ControlCodeError, encode, job_token, piece_token
+
+    run = job_token(index.job_id)
+    out: dict[tuple[str, int], SheetStamp] = {}
+    for p in index.pieces:
+        bars = (imb_bars or {}).get(p.piece_id)
+        for s in range(1, p.sheets + 1):
+            try:
+                code = encode(ControlCode(run, piece_token(p.sequence), s, p.sheets, frozenset(p.inserts)))
+            except ControlCodeError as exc:
+                raise StreamError(f"cannot make the control code of sheet {s}: {exc}", path=index.path,
+                                  page=p.first_page + 1, piece_id=p.piece_id) from exc
+            out[(p.piece_id, s)] = SheetStamp(p.piece_id, s, code, bars if s == 1 else None)
+    return out

@@ -535,8 +535,7 @@ class PdfWriter:
         if stamp.imb_bars:
             bottom = y1 - lay.imb_top - IMB_GEOMETRY["full"]
             rects = imb_rects(stamp.imb_bars, x0 + lay.imb_left, bottom)
-            ops.append("q 0 g " + " ".join(f"{_fmt(x)} {_fmt(y)} {_fmt(rw)} {_fmt(rh)} re" for x, y, rw, rh in rects)
-                       + " f Q")
+            ops.append("q 0 g " + " ".join("%.2f %.2f %.2f %.2f re" % r for r in rects) + " f Q")
         contents = page.get("/Contents")
         parts = list(contents) if isinstance(contents, pikepdf.Array) else ([contents] if contents is not None else [])
         page.Contents = pikepdf.Array([wrap_open, *parts, pdf.make_stream(("\n".join(ops) + "\n").encode())])
