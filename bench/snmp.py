@@ -1,6 +1,7 @@
 """SNMP status polls per second across 200 simulated printers, beside Net-SNMP's snmpbulkget.
 
     .venv/bin/python bench/snmp.py [--printers 200] [--agent-processes 4] [--rounds 5] [--concurrency 16]
+                                   [--sustained-cycles 3]
 
 The printers' agents run in other processes (`--serve N` is that mode). In the same run:
   * pmc: one process, one SnmpManager, `poll_fleet` over all printers, `--rounds` times; wall time and
@@ -8,7 +9,8 @@ The printers' agents run in other processes (`--serve N` is that mode). In the s
   * Net-SNMP: `snmpbulkget` sending each printer the same GETBULK pmc's poll sends it (same OIDs,
     non-repeaters and max-repetitions, from `SnmpPrinter.poll_request()`), 16 at a time; its CPU is
     the children's CPU time.
-Then the goal: polling every printer every 5 s must cost this process under a quarter of one core.
+Then the goal: polling every printer every 5 s must cost this process under a quarter of one core,
+estimated from CPU per poll and measured over `--sustained-cycles` real 5 s cycles.
 """
 
 from __future__ import annotations
@@ -99,7 +101,7 @@ async def stop_agents(procs) -> None:
             await proc.wait()
 
 
-async def bench_pmc(ports, rounds: int, concurrency: int):
+async def bench_pmc(ports, rounds: int, concurrency: int, sustained_cycles: int):
     async with SnmpManager() as snmp:
         printers = [await snmp.open_printer(f"snmp://127.0.0.1:{port}?community=public", timeout=2, retries=1)
                     for port in ports]
@@ -112,7 +114,14 @@ async def bench_pmc(ports, rounds: int, concurrency: int):
             jammed = sum(1 for s in statuses if s.alerts)
         wall, cpu = time.perf_counter() - t0, time.process_time() - cpu0
         requests = [p.poll_request() for p in printers]
-    return rounds * len(ports), wall, cpu, unreachable, jammed, requests
+
+        # the goal as it will run: every printer polled every 5 s, CPU measured over whole cycles, idle included
+        cpu0, t0 = time.process_time(), time.perf_counter()
+        for cycle in range(sustained_cycles):
+            await poll_fleet(printers, concurrency=concurrency)
+            await asyncio.sleep(max(0.0, t0 + (cycle + 1) * POLL_INTERVAL_S - time.perf_counter()))
+        sustained = (time.process_time() - cpu0) / (time.perf_counter() - t0) if sustained_cycles else None
+    return rounds * len(ports), wall, cpu, unreachable, jammed, requests, sustained
 
 
 async def bench_snmpbulkget(ports, requests, concurrency: int):
@@ -151,7 +160,9 @@ async def main(args) -> None:
     print(f"starting {args.printers} simulated printers in {args.agent_processes} agent processes ...", flush=True)
     procs, ports = await start_agents(args.printers, args.agent_processes)
     try:
-        polls, wall, cpu, unreachable, jammed, requests = await bench_pmc(ports, args.rounds, args.concurrency)
+        polls, wall, cpu, unreachable, jammed, requests, sustained = await bench_pmc(
+            ports, args.rounds, args.concurrency, args.sustained_cycles
+        )
         peer = await bench_snmpbulkget(ports, requests, args.concurrency)
     finally:
         await stop_agents(procs)
@@ -172,7 +183,11 @@ async def main(args) -> None:
     share = cpu_per_poll * len(ports) / POLL_INTERVAL_S
     verdict = "meets" if share < 0.25 else "MISSES"
     print(f"  polling {len(ports)} printers every {POLL_INTERVAL_S:g} s costs the controller "
-          f"{100 * share:.1f}% of one core ({verdict} the goal of < 25%)")
+          f"{100 * share:.1f}% of one core from CPU/poll ({verdict} the goal of < 25%)")
+    if sustained is not None:
+        verdict = "meets" if sustained < 0.25 else "MISSES"
+        print(f"  measured over {args.sustained_cycles} real {POLL_INTERVAL_S:g} s cycles: {100 * sustained:.1f}% "
+              f"of one core ({verdict} the goal)")
 
 
 if __name__ == "__main__":
@@ -184,4 +199,5 @@ if __name__ == "__main__":
     parser.add_argument("--agent-processes", type=int, default=4)
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--concurrency", type=int, default=16)
+    parser.add_argument("--sustained-cycles", type=int, default=3, help="5 s polling cycles to measure (0: skip)")
     asyncio.run(main(parser.parse_args()))
