@@ -75,6 +75,7 @@ __all__ = [
     "SupplyType",
     "open_snmp_printer",
     "poll_fleet",
+    "poll_urls",
 ]
 
 
@@ -1021,3 +1022,23 @@ async def poll_fleet(printers: Iterable[SnmpPrinter], concurrency: int = 16) -> 
         for n in range(min(concurrency, len(printers))):
             tg.create_task(worker(), name=f"snmp.poll_fleet[{n}]")
     return results  # type: ignore[return-value]
+
+
+async def poll_urls(
+    urls: Iterable[str],
+    *,
+    credentials: SnmpV3Credentials | None = None,
+    timeout: float = 1.0,
+    retries: int = 1,
+    concurrency: int = 16,
+) -> list[PrinterStatus]:
+    """Poll each `snmp://` URL once with a throw-away SnmpManager: for a CLI, a demo or a one-off check.
+
+    A watcher that polls every few seconds keeps one SnmpManager and its SnmpPrinters instead: a printer
+    remembers its tables' sizes and asks for just that much.
+    """
+    async with SnmpManager() as snmp:
+        printers = [
+            await snmp.open_printer(url, credentials=credentials, timeout=timeout, retries=retries) for url in urls
+        ]
+        return await poll_fleet(printers, concurrency=concurrency)

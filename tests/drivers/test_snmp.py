@@ -27,6 +27,7 @@ from drivers.snmp import (
     SupplyType,
     open_snmp_printer,
     poll_fleet,
+    poll_urls,
 )
 
 
@@ -477,3 +478,14 @@ async def test_an_agent_that_finds_answers_too_big_gets_smaller_bulks():
         assert status.reachable and status.problems == ()
         assert [s.level for s in status.supplies] == list(range(30))
     assert repetitions < 8
+
+
+async def test_poll_urls_polls_each_printer_once_and_releases_everything():
+    jam = sim.Alert(severity=3, group=13, code=8, description="Paper jam")
+    states = [_printer(printer_name="lp-a"), _printer(printer_name="lp-b", alerts=(jam,))]
+    async with sim.SimSnmpAgent(lambda: states[0]) as a, sim.SimSnmpAgent(lambda: states[1]) as b:
+        statuses = await poll_urls([a.url, b.url])
+        answered = (a.requests_answered, b.requests_answered)
+    assert [s.printer_name for s in statuses] == ["lp-a", "lp-b"]
+    assert [len(s.alerts) for s in statuses] == [0, 1]
+    assert answered == (1, 1)
