@@ -364,7 +364,8 @@ class PrinterStatus:
     def summary(self) -> str:
         """One line for an operator: state, error bits, alerts, page counter; '?' for what is unknown."""
         if not self.reachable:
-            return f"{self.device}: unreachable ({self.problems[0] if self.problems else 'no answer'})"
+            reason = self.problems[0] if self.problems else "no answer"
+            return f"{self.device}: unreachable ({reason.removeprefix(self.device + ': ')})"
 
         def name(value) -> str:
             if value is None:
