@@ -41,7 +41,6 @@ import logging
 import random
 import ssl
 import struct
-import time
 from dataclasses import dataclass, field
 from typing import Any, Iterable, Iterator, Mapping, Sequence
 from urllib.parse import urlsplit

@@ -33,7 +33,6 @@ included: with no jam the two agree exactly, after a jam they differ by the spoi
 from __future__ import annotations
 
 import asyncio
-import collections
 import datetime as dt
 import enum
 import logging
@@ -50,7 +49,7 @@ from drivers.ipp import (
     Status, Tag, decode, encode,
 )
 from simulators.clock import ScaledClock
-from simulators.printer_documents import DEFAULT_READERS, PAGE_LIST, DocumentError, DocumentReader
+from simulators.printer_documents import DEFAULT_READERS, DocumentError, DocumentReader, sniff
 
 logger = logging.getLogger(__name__)
 
@@ -873,9 +872,10 @@ class SimIppPrinter:
 
     async def _read_document(self, job: SimJob, fmt: str, data: bytes) -> None:
         if fmt == "application/octet-stream" and fmt not in self.readers:
-            from simulators.printer_documents import sniff
             fmt = sniff(data)
-        reader = self.readers[fmt]
+        reader = self.readers.get(fmt)
+        if reader is None:
+            raise _IppFail(Status.DOCUMENT_FORMAT_NOT_SUPPORTED, f"document-format {fmt} is not supported")
         try:
             pages = await asyncio.to_thread(reader, data)
         except DocumentError as exc:
