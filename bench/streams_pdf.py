@@ -102,8 +102,6 @@ def step_index(src: str) -> None:
 def _plan(src: str, seed: int, stamps: bool, split: bool):
     from controller.streams import pdf
     from controller.streams.base import EngineeringPlan, PrintJobPlan, SheetStamp
-    from drivers.controlcode import ControlCode, encode, piece_token
-    from mailsort.imb import encode_imb
 
     index = pdf.READER.index(Path(src), job_id="BENCH")
     order = [p.piece_id for p in index.pieces]
@@ -112,6 +110,9 @@ def _plan(src: str, seed: int, stamps: bool, split: bool):
         else (PrintJobPlan("job-001", tuple(order)),)
     stamp_map = {}
     if stamps:
+        from drivers.controlcode import ControlCode, encode, piece_token
+        from mailsort.imb import encode_imb
+
         for p in index.pieces:
             bars = encode_imb(f"00270123456{p.sequence:09d}", p.postal_code).bars
             for s in range(1, p.sheets + 1):
@@ -162,7 +163,8 @@ def step_count(path: str, kind: str) -> None:
 def line(what: str, ours: tuple[float, float, str], peer_name: str, peer: tuple[float, float, str]) -> None:
     """Whole-process wall time (what an operator waits for) and, for ours, the operation alone."""
     op = op_seconds(ours[2])
-    print(f"{what:<34} ours {ours[0]:7.3f} s (op {op:6.3f} s) {ours[1]:6.1f} MB | {peer_name:<24} {peer[0]:7.3f} s "
+    plan = next((f" + index/plan {t[7:]} s" for t in ours[2].split() if t.startswith("plan_s=")), "")
+    print(f"{what:<34} ours {ours[0]:7.3f} s (op {op:6.3f} s{plan}) {ours[1]:6.1f} MB | {peer_name:<24} {peer[0]:7.3f} s "
           f"{peer[1]:6.1f} MB | peer/ours {peer[0] / ours[0]:5.2f}x, peer/op {peer[0] / op:5.2f}x")
 
 

@@ -35,7 +35,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Sequence
 
-import numpy as np
 
 from controller.errors import StreamError
 from controller.model import Plex
@@ -358,6 +357,7 @@ def _decipoints(pt: float) -> int:
 
 
 def _pcl_stamp(stamp: SheetStamp, lay: PclLayout) -> bytes:
+    import numpy as np  # only stamping needs it
     from drivers.controlcode import ControlCodeError, render_datamatrix
 
     try:

@@ -40,7 +40,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Sequence
 
-import numpy as np
 import pikepdf
 
 from controller.errors import StreamError
@@ -382,6 +381,7 @@ def imb_rects(bars: str, x0: float, y_bottom: float) -> list[tuple[float, float,
 
 
 def _datamatrix_stream(pdf: pikepdf.Pdf, payload: str) -> tuple[pikepdf.Stream, int, int]:
+    import numpy as np  # only stamping needs it
     from drivers.controlcode import ControlCodeError, render_datamatrix
 
     try:

@@ -30,7 +30,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Sequence
 
-import numpy as np
 
 from controller.errors import StreamError
 from controller.model import Plex
@@ -224,6 +223,7 @@ class PsReader:
 
 
 def _ps_stamp(stamp: SheetStamp, lay: PsLayout) -> bytes:
+    import numpy as np  # only stamping needs it
     from drivers.controlcode import ControlCodeError, render_datamatrix
 
     try:

@@ -22,19 +22,19 @@ def _run(data: bytes, **kwargs) -> None:
         check_damaged(pcl.READER, path, **kwargs)
 
 
-@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(damaged(SOURCES["statements.pcl"]))
 def test_damaged_pcl(data):
     _run(data)
 
 
-@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(damaged(SOURCES["statements_duplex.pcl"]))
 def test_damaged_duplex_pcl(data):
     _run(data)
 
 
-@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(damaged(SOURCES["statements_pxl.pcl"]))
 def test_damaged_pcl_xl(data):
     _run(data, sidecar=sample_sidecar())

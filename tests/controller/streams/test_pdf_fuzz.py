@@ -21,19 +21,19 @@ def _run(data: bytes) -> None:
         check_damaged(pdf.READER, path)
 
 
-@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(damaged(SOURCES["outline.pdf"]))
 def test_damaged_outline_pdf(data):
     _run(data)
 
 
-@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(damaged(SOURCES["dpart.pdf"]))
 def test_damaged_dpart_pdf(data):
     _run(data)
 
 
-@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(damaged(SOURCES["gs_pdfwrite.pdf"]))
 def test_damaged_ghostscript_pdf(data):
     _run(data)

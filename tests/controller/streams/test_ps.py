@@ -109,3 +109,13 @@ def test_stamped_postscript_renders_with_a_readable_datamatrix_and_imb(tmp_path)
     assert [r.text for r in zxingcpp.read_barcodes(front)] == [stamp.control_code]
     assert read_imb_bars(front, ps.WRITER.layout.imb_left, ps.WRITER.layout.imb_top, 300) == stamp.imb_bars
     assert zxingcpp.read_barcodes(back) == []  # the back of the duplex sheet carries no code
+
+
+def test_pages_count_at_end_is_read_from_the_trailer(tmp_path):
+    data = (PS_DIR / "statements.ps").read_bytes().replace(b"%%Pages: 27", b"%%Pages: (atend)", 1)
+    good, bad = tmp_path / "good.ps", tmp_path / "bad.ps"
+    good.write_bytes(data.replace(b"%%Trailer\n", b"%%Trailer\n%%Pages: 27\n", 1))
+    bad.write_bytes(data.replace(b"%%Trailer\n", b"%%Trailer\n%%Pages: 28\n", 1))
+    assert ps.READER.index(good, job_id="J1").pages == 27
+    with pytest.raises(StreamError, match="28"):
+        ps.READER.index(bad, job_id="J1")

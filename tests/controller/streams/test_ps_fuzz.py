@@ -21,13 +21,13 @@ def _run(data: bytes) -> None:
         check_damaged(ps.READER, path)
 
 
-@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(damaged(SOURCES["statements.ps"]))
 def test_damaged_postscript(data):
     _run(data)
 
 
-@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(damaged(SOURCES["statements_duplex.ps"]))
 def test_damaged_duplex_postscript(data):
     _run(data)
