@@ -20,6 +20,11 @@ simulators stand for hardware the controller does not own):
 - application/vnd.pmc.pages: plain text, one line per page holding the payload or ``-``; what
   tests and the fleet use when they need N pages and no PDF.
 - application/octet-stream: sniffed by its first bytes.
+
+`read_rendered` is the slow, independent way for small runs: Ghostscript renders each page of a PDF or
+PostScript document and zxing-cpp decodes the DataMatrix drawn on it, so what the camera will see is
+checked, not the twin. Plug it in per printer: `SimIppPrinter(readers={**DEFAULT_READERS,
+"application/pdf": read_rendered})`.
 """
 
 from __future__ import annotations
@@ -34,7 +39,7 @@ import pikepdf
 import pypdfium2
 
 __all__ = ["DocumentError", "DocumentReader", "DEFAULT_READERS", "read_pdf", "read_postscript", "read_afp",
-           "read_pcl", "read_page_list", "sniff", "PAGE_LIST", "AFP", "PCL"]
+           "read_pcl", "read_rendered", "read_page_list", "sniff", "PAGE_LIST", "AFP", "PCL"]
 
 PAGE_LIST = "application/vnd.pmc.pages"
 AFP = "application/vnd.ibm.modcap"
@@ -256,6 +261,36 @@ def read_pcl(data: bytes) -> list[str | None]:
         eject()  # a last page without a form feed still comes out of a printer
     if not codes:
         raise DocumentError("PCL with no pages")
+    return codes
+
+
+def read_rendered(data: bytes, *, dpi: int = 200) -> list[str | None]:
+    """Each page rendered by Ghostscript, its drawn DataMatrix decoded by zxing-cpp (None: no code)."""
+    import shutil
+    import subprocess
+    import tempfile
+    from pathlib import Path
+
+    import cv2
+    import zxingcpp
+
+    gs = shutil.which("gs")
+    if gs is None:
+        raise DocumentError("rendering needs Ghostscript (gs), which is not installed")
+    with tempfile.TemporaryDirectory(prefix="pmc-render-") as tmp:
+        source = Path(tmp) / "document"
+        source.write_bytes(data)
+        run = subprocess.run([gs, "-q", "-dSAFER", "-dBATCH", "-dNOPAUSE", "-sDEVICE=pnggray", f"-r{dpi}",
+                              f"-sOutputFile={tmp}/page-%05d.png", str(source)], capture_output=True, timeout=300)
+        pages = sorted(Path(tmp).glob("page-*.png"))
+        if run.returncode != 0 or not pages:
+            raise DocumentError(f"Ghostscript could not render it: {run.stderr.decode(errors='replace')[-200:]}")
+        codes: list[str | None] = []
+        for page in pages:
+            image = cv2.imread(str(page), cv2.IMREAD_GRAYSCALE)
+            found = [r.text for r in zxingcpp.read_barcodes(image, formats=zxingcpp.BarcodeFormat.DataMatrix)
+                     if CONTROL_CODE.fullmatch(r.text)]
+            codes.append(found[0] if found else None)
     return codes
 
 

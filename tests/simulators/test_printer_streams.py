@@ -7,6 +7,7 @@ stack must hold every stamped control code, in order.
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 
 import pytest
@@ -16,6 +17,7 @@ from controller.streams.registry import index_stream, write_stream
 from drivers.controlcode import ControlCode, encode as encode_code, job_token, piece_token
 from drivers.ipp import IppPrinter, JobState
 from simulators.printer import SimIppPrinter
+from simulators.printer_documents import DEFAULT_READERS, read_rendered
 
 STREAMS = Path(__file__).resolve().parents[2] / "fixtures" / "streams"
 CASES = [
@@ -50,3 +52,21 @@ async def test_output_stack_holds_every_stamped_control_code_in_order(stream: st
     assert done.state == JobState.COMPLETED
     assert done.impressions_completed == index.pages
     assert [s.control_code for s in sim.state.output if s.control_code] == expected
+
+
+@pytest.mark.skipif(shutil.which("gs") is None, reason="Ghostscript is not installed")
+@pytest.mark.parametrize("stream, mime", CASES[:2], ids=[c[0] for c in CASES[:2]])
+async def test_rendered_pages_show_the_same_codes_as_their_twins(stream: str, mime: str, tmp_path: Path):
+    """Ghostscript draws the page, zxing-cpp reads the DataMatrix: the camera's view agrees with the twin."""
+    index = index_stream(STREAMS / stream, job_id="SIMR")
+    token = job_token(index.job_id)
+    stamps = {(p.piece_id, s): SheetStamp(p.piece_id, s, encode_code(ControlCode(token, piece_token(i), s, p.sheets)))
+              for i, p in enumerate(index.pieces) for s in range(1, p.sheets + 1)}
+    plan = plan_in_order(index, [p.piece_id for p in index.pieces])
+    [written] = write_stream(index, type(plan)(jobs=plan.jobs, stamps=stamps), tmp_path)
+    readers = {**DEFAULT_READERS, mime: read_rendered}
+    async with SimIppPrinter(speed=50000, readers=readers) as sim, IppPrinter(sim.url) as client:
+        job = await client.print_job(written.read_bytes(), document_format=mime)
+        await client.wait_for_job(job.job_id, poll=0.01, timeout=60)
+    drawn = [s.control_code for s in sim.state.output if s.control_code]
+    assert drawn == [s.control_code for s in stamps.values()]
