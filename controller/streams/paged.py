@@ -50,7 +50,7 @@ def merge_sidecar(path: str, bounds: list[Boundary], sidecar: Sequence[Any] | No
         b = by_id.get(str(e.piece_id))
         if b is None:
             raise StreamError(f"the index file names piece {e.piece_id}, which the stream does not hold",
-                              path=path, piece_id=str(e.piece_id))
+                              path=path, page=int(e.first_page) + 1, piece_id=str(e.piece_id))
         if int(e.first_page) != b.first_page:
             raise StreamError(f"the index file starts piece {e.piece_id} on page {e.first_page}, "
                               f"the stream on page {b.first_page}", path=path, page=b.first_page, piece_id=b.piece_id)

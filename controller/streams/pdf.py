@@ -162,6 +162,10 @@ class PdfReader:
     def _index(self, pdf: pikepdf.Pdf, path: str, job_id: str, lenient: bool,
                sidecar: Sequence[Any] | None) -> StreamIndex:
         page_objs = [p.obj for p in pdf.pages]
+        count = pdf.Root.Pages.get("/Count")
+        if not isinstance(count, int) or int(count) != len(page_objs):
+            # qpdf skips what it cannot take for a page (and only says so on stderr)
+            raise _ObjError(f"the page tree says {count} pages, {len(page_objs)} were found", pdf.Root.Pages)
         page_no = {o.objgen: i for i, o in enumerate(page_objs)}
         for i, o in enumerate(page_objs):
             # resolving each page's content objects makes qpdf check their stream lengths; the data stays unread
