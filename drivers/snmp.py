@@ -911,7 +911,12 @@ def _text(value) -> str | None:
     if value is None:
         return None
     if isinstance(value, bytes):
-        return value.decode("utf-8", "replace")
+        # Printer MIB text is in the printer's localization charset: UTF-8 on current printers, Latin-1
+        # on many older ones; bytes that are not UTF-8 are read as Latin-1 rather than lost.
+        try:
+            return value.decode("utf-8")
+        except UnicodeDecodeError:
+            return value.decode("latin-1")
     return str(value)
 
 

@@ -223,7 +223,8 @@ _OBJECTS = frozenset(
 _INT, _STR, _COUNTER, _TICKS, _OID = range(5)
 _WRAP = {
     _INT: rfc1902.Integer32,
-    _STR: rfc1902.OctetString,
+    # text goes out as UTF-8 (pysnmp would use ISO-8859-1 for a str); error octets are bytes already
+    _STR: lambda value: rfc1902.OctetString(value.encode("utf-8") if isinstance(value, str) else value),
     _COUNTER: rfc1902.Counter32,
     _TICKS: rfc1902.TimeTicks,
     _OID: rfc1902.ObjectIdentifier,
