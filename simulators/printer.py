@@ -309,6 +309,7 @@ class SimIppPrinter:
         # byte-level hook on every IPP answer (the encoded message, before HTTP framing): truncate or
         # garble it to test a client's error handling
         self.wire_hook: Callable[[bytes], bytes] | None = None
+        self._static_attributes: list[Attribute] | None = None
         self.port = 0
         self.requests_answered = 0
         self.connections_accepted = 0
@@ -723,13 +724,7 @@ class SimIppPrinter:
         media_supported = list(m.media)
         ready = list(dict.fromkeys(t.media for t in s.trays if t.level > 0)) or media_supported[:1]
 
-        def media_col(media: str, source: str | None) -> Collection:
-            x, y = MEDIA_SIZES[media]
-            members = [A("media-size", Collection([A("x-dimension", x), A("y-dimension", y)])),
-                       A("media-type", "stationery")]
-            if source:
-                members.append(A("media-source", source.lower().replace(" ", "-"), Tag.KEYWORD))
-            return Collection(members)
+        media_col = _media_col
 
         sides = ["one-sided", "two-sided-long-edge", "two-sided-short-edge"] if m.duplex else ["one-sided"]
         formats = list(dict.fromkeys([*self.readers, "application/octet-stream"]))
@@ -809,11 +804,36 @@ class SimIppPrinter:
         ]
         return attrs
 
+    def _dynamic_printer_attributes(self) -> list[Attribute]:
+        s, A = self.state, Attribute
+        media = list(self.model.media)
+        ready = [t for t in s.trays if t.level > 0]
+        return [
+            A("printer-state", int(s.printer_state), Tag.ENUM),
+            A("printer-state-reasons", list(s.reasons), Tag.KEYWORD),
+            A("printer-state-message", s.message, Tag.TEXT),
+            A("printer-is-accepting-jobs", s.accepting_jobs, Tag.BOOLEAN),
+            A("printer-up-time", self._up_time(), Tag.INTEGER),
+            A("printer-current-time", self._now_date(), Tag.DATE_TIME),
+            A("queued-job-count", len(s.queued_jobs()), Tag.INTEGER),
+            A("printer-impressions-completed", s.life_impressions, Tag.INTEGER),
+            A("printer-media-sheets-completed", s.life_sheets, Tag.INTEGER),
+            A("media-ready", list(dict.fromkeys(t.media for t in ready)) or media[:1], Tag.KEYWORD),
+            A("media-col-ready", [_media_col(t.media, t.name) for t in ready] or [_media_col(media[0], None)]),
+            A("marker-levels", int(s.toner_percent), Tag.INTEGER),
+        ]
+
     async def _get_printer_attributes(self, req: IppMessage, attrs: AttributeGroup, resp: IppMessage) -> None:
         wanted = _requested(attrs, ("all",))
         group = resp.add_group(Tag.PRINTER)
         everything = bool(wanted & {"all", "printer-description", "job-template"})
-        for a in self._printer_attributes():
+        dynamic = self._dynamic_printer_attributes()
+        names = {a.name for a in dynamic}
+        if everything or not wanted <= names:
+            if self._static_attributes is None:  # what the model and the URL fix: built once
+                self._static_attributes = [a for a in self._printer_attributes() if a.name not in names]
+            dynamic += self._static_attributes
+        for a in dynamic:
             if everything or a.name in wanted:
                 group.attributes.append(a)
 
@@ -1004,6 +1024,15 @@ class SimIppPrinter:
             jobs = jobs[:limit]
         for job in jobs:
             _add_filtered(resp.add_group(Tag.JOB), self._job_attributes(job), wanted)
+
+
+def _media_col(media: str, source: str | None) -> Collection:
+    x, y = MEDIA_SIZES[media]
+    members = [Attribute("media-size", Collection([Attribute("x-dimension", x), Attribute("y-dimension", y)])),
+               Attribute("media-type", "stationery", Tag.KEYWORD)]
+    if source:
+        members.append(Attribute("media-source", source.lower().replace(" ", "-"), Tag.KEYWORD))
+    return Collection(members)
 
 
 def _requested(attrs: AttributeGroup, default: tuple[str, ...]) -> set[str]:
