@@ -185,3 +185,17 @@ def test_second_sheet_carries_its_own_code_and_no_imb(tmp_path):
 def test_sniff_knows_pdf_from_other_streams():
     assert pdf.READER.sniff((PDF_DIR / "outline.pdf").read_bytes()[:64])
     assert not pdf.READER.sniff((STREAMS / "ps" / "statements.ps").read_bytes()[:64])
+
+
+def test_a_split_into_many_jobs_goes_through_chunks_and_keeps_every_piece(tmp_path, monkeypatch):
+    monkeypatch.setattr(pdf, "_CHUNK_PAGES", 4)
+    monkeypatch.setattr(pdf, "_CHUNK_JOBS", 2)
+    index = pdf.READER.index(PDF_DIR / "outline.pdf", job_id="J1")
+    plan = shuffled_plan(index, seed=21, jobs=len(index.pieces))
+    files = pdf.WRITER.write(index, plan, tmp_path)
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(f.name for f in files)  # no chunk left behind
+    for job, f in zip(plan.jobs, files):
+        again = pdf.READER.index(f, job_id="J1")
+        assert pieces_view(again) == expected_after(index, job.piece_ids)
+        assert [t["ControlCode"] for t in pdf.read_page_twins(f) if t] == [
+            plan.stamps[(job.piece_ids[0], s)].control_code for s in range(1, again.pieces[0].sheets + 1)]
