@@ -11,6 +11,7 @@ import asyncio
 import os
 import shutil
 import socket
+import ssl
 import subprocess
 import time
 from pathlib import Path
@@ -122,10 +123,12 @@ def ippeveprinter(tmp_path_factory):
         command.chmod(0o755)
         spool = work / "spool"
         spool.mkdir()
+        keys = work / "keys"  # where ippeveprinter makes its self-signed TLS certificate
+        keys.mkdir()
         port = _free_port()
         printer = subprocess.Popen(
             ["ippeveprinter", "-p", str(port), "-n", "localhost", "-f", "application/pdf", "-c", str(command),
-             "-d", str(spool), "-s", "60", "pmc-peer"],
+             "-d", str(spool), "-K", str(keys), "-s", "60", "pmc-peer"],
             stdout=subprocess.DEVNULL, stderr=(work / "ippeveprinter.log").open("w"))
         procs.append(printer)
         started.append(printer.pid)
@@ -186,3 +189,15 @@ async def test_cancel_a_job_before_it_completes(ippeveprinter):
         await client.cancel_job(job.job_id)
         final = await client.wait_for_job(job.job_id, poll=0.1, timeout=30)
         assert final.state == JobState.CANCELED
+
+
+async def test_ipps_to_ippeveprinter(ippeveprinter):
+    # ippeveprinter answers TLS on the same port with a self-signed certificate it makes itself
+    context = ssl.create_default_context()
+    context.check_hostname = False
+    context.verify_mode = ssl.CERT_NONE
+    url = ippeveprinter.replace("ipp://", "ipps://")
+    async with IppPrinter(url, timeout=10, ssl_context=context) as client:
+        attrs = await client.get_printer_attributes(["printer-name", "printer-uri-supported"])
+    assert attrs["printer-name"].value == "pmc-peer"
+    assert any(u.startswith("ipps://") for u in attrs["printer-uri-supported"].values)
