@@ -175,6 +175,9 @@ class PrinterMibState:
             raise ValueError(
                 f"detected_errors {self.detected_errors:#x} does not fit in {self.error_octets} octet(s)"
             )
+        indexes = [a.index if a.index is not None else n for n, a in enumerate(self.alerts, start=1)]
+        if len(set(indexes)) != len(indexes) or min(indexes, default=1) < 1:
+            raise ValueError(f"alert indexes must be distinct and >= 1, not {indexes}")
 
     def uptime_hundredths(self) -> int:
         if self.uptime is not None:

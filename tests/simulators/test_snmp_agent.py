@@ -40,3 +40,14 @@ async def test_two_agents_get_two_ports_and_close_cleanly():
         assert first.port != second.port
         assert second.url.endswith("?community=ops")
     assert first.requests_answered == 0
+
+
+def test_alert_rows_need_distinct_indexes():
+    from simulators.snmp_agent import Alert
+
+    jam = Alert(3, 13, 8, "jam")
+    PrinterMibState(alerts=(jam, Alert(3, 6, 501, "door", index=5)))
+    with pytest.raises(ValueError, match="distinct"):
+        PrinterMibState(alerts=(jam, Alert(3, 6, 501, "door", index=1)))  # the jam is row 1 already
+    with pytest.raises(ValueError, match="distinct"):
+        PrinterMibState(alerts=(Alert(3, 6, 501, "door", index=0),))
