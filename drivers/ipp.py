@@ -287,6 +287,13 @@ def _default_tag(value: Any) -> int:
 
 @dataclass(slots=True)
 class Attribute:
+    """One attribute: `Attribute("job-name", "run 7", Tag.NAME)`, `Attribute("copies", 2)`.
+
+    Without a tag, each value's tag follows its Python type (int integer, bool boolean, str keyword,
+    LangString textWithLanguage, bytes octetString, datetime dateTime, Resolution, IntRange,
+    Collection, None no-value); give the tag for name, text, uri, enum, mimeMediaType...
+    """
+
     name: str
     values: list[Any]
     tags: list[int]
