@@ -1,27 +1,45 @@
 """`pmc demo`: a simulated print room, end to end, with embedded defaults.
 
-Today it walks a synthetic run through the piece ledger (index, sort, spool, print, insert, divert,
-reprint, mail) and shows the ledger's summary and one piece's history. Streams, presort, the printer
-fleet and the inserters join as their issues land.
+The stages, each on real parts:
+1. compose: the simulated composition system writes a statement run (a PDF print stream, reportlab);
+2. index: pmc reads the stream into mail pieces and records them in the ledger, all or nothing
+   (pieces without a usable postal code are quarantined and listed, never dropped silently);
+3. presort: USPS First-Class letters with the synthetic reference tables; trays, IMbs, the postage statement;
+4. engineer: print-ready PDFs in presort order, cut at tray boundaries, every sheet stamped with its
+   control code (DataMatrix + machine-readable twin) and each address sheet with its IMb;
+5. print: the print jobs go to a fleet of simulated printers over IPP (SNMP watching), one of which
+   jams mid-job; the rest of its job moves to another printer; impressions are reconciled;
+6. the ledger is verified and summarised.
+Inserting (cameras, divert, match-back) and the reject loop are not built yet: the run stops at printed.
 """
 
 from __future__ import annotations
 
 import argparse
+import datetime as dt
 import random
 import tempfile
+import time
 from pathlib import Path
 
-from controller.commands.ledger import _history, _summary
+from controller.commands.ledger import _summary
+from controller.commands.presort import SYNTHETIC_TABLES, load_prices, load_tables, run_presort
 from controller.ledger import Ledger
-from controller.model import PieceEvent, PieceEventKind as K
+from controller import pipeline
+from mailsort.summary import format_statement
+from mailsort.synthetic import synthetic_mailing
+from simulators.composer import ComposedPiece, compose_statement_run
+
+FIRST = ("ANNA", "BEN", "CARLA", "DEV", "ELENA", "FRANK", "GWEN", "HUGO", "IRIS", "JONAS", "KIM", "LEO")
+LAST = ("SMITH", "GARCIA", "NGUYEN", "MUELLER", "ROSSI", "KOWALSKI", "OKAFOR", "LINDQVIST")
+STREETS = ("MAIN ST", "OAK AVE", "ELM RD", "LAKE DR", "HILL CT", "PARK PL")
 
 
 def register(sub: argparse._SubParsersAction) -> None:
     parser = sub.add_parser("demo", help="run a simulated print room end to end")
-    parser.add_argument("--pieces", type=int, default=2000, help="pieces in the run (default 2000)")
-    parser.add_argument("--seed", type=int, default=1, help="random seed for the faults (default 1)")
-    parser.add_argument("--workdir", help="keep the ledger and outputs here (default: a temporary folder)")
+    parser.add_argument("--pieces", type=int, default=1500, help="pieces in the run (default 1500)")
+    parser.add_argument("--seed", type=int, default=1, help="random seed for the mailing and the faults (default 1)")
+    parser.add_argument("--workdir", help="keep the ledger, streams and reports here (default: a temporary folder)")
     parser.set_defaults(func=run_demo)
 
 
@@ -33,35 +51,68 @@ async def run_demo(args: argparse.Namespace) -> int:
         return await _run(args, Path(tmp))
 
 
+def _compose(path: Path, count: int, seed: int) -> None:
+    rng = random.Random(seed)
+    pieces = []
+    for i, mp in enumerate(synthetic_mailing(count, seed)):
+        # a composition tool writes what the customer file holds; a malformed code is left blank
+        postal = mp.postcode if mp.postcode.isdigit() and len(mp.postcode) in (5, 9, 11) else ""
+        city = f"CITY {mp.postcode[:3]}" if postal else "NOWHERE"
+        pieces.append(ComposedPiece(
+            mp.piece_id, rng.choice((1, 1, 2, 2, 3, 4)), postal,
+            (f"{rng.choice(FIRST)} {rng.choice(LAST)}", f"{rng.randrange(1, 9999)} {rng.choice(STREETS)}",
+             f"{city} {postal[:5]}".strip()),
+        ))
+    compose_statement_run(path, pieces, title=f"pmc demo statement run ({count} pieces)")
+
+
+def _step(n: int, text: str) -> float:
+    print(f"[{n}] {text}", flush=True)
+    return time.perf_counter()
+
+
+def _done(t: float, text: str) -> None:
+    print(f"    {text} ({time.perf_counter() - t:.2f} s)", flush=True)
+
+
 async def _run(args: argparse.Namespace, workdir: Path) -> int:
-    rng = random.Random(args.seed)
-    path = workdir / "pmc-ledger.sqlite"
-    job = "demo-0001"
-    ids = [f"{job}-{i:06d}" for i in range(args.pieces)]
-    print(f"pmc demo: run {job}, {len(ids)} pieces, ledger {path}")
-    async with Ledger(path) as ledger:
-        await ledger.append_many([PieceEvent(K.INDEXED, p, job_id=job) for p in ids], batch=0)
-        await ledger.append_many([PieceEvent(K.SORTED, p, container=f"T{i // 150:03d}") for i, p in enumerate(ids)])
-        await ledger.append_many([PieceEvent(K.SPOOLED, p, device="lp-1") for p in ids])
-        await ledger.append_many([PieceEvent(K.PRINTED, p, device="lp-1", device_seq=i) for i, p in enumerate(ids)])
-        diverted = set(rng.sample(ids, k=max(1, len(ids) // 100)))
-        seq = 0
-        for p in ids:
-            seq += 1
-            if p in diverted:
-                await ledger.append(PieceEvent(K.DIVERTED, p, device="ins-1", device_seq=seq, reason="no read"))
-            else:
-                await ledger.append(PieceEvent(K.INSERTED, p, device="ins-1", device_seq=seq))
-        await ledger.append_many([PieceEvent(K.MAILED, p) for p in ids if p not in diverted])
-        print(f"  {len(diverted)} pieces diverted; open rejects: {len(await ledger.open_rejects(job))}")
-        for p in sorted(diverted):
-            await ledger.append(PieceEvent(K.REPRINT_QUEUED, p, reason="operator: reprint"))
-        for p in sorted(diverted):
-            for kind in (K.SPOOLED, K.PRINTED, K.INSERTED, K.MAILED):
-                await ledger.append(PieceEvent(kind, p, device="reprint"))
+    job = "DEMO-0001"
+    stream = workdir / "statements.pdf"
+    print(f"pmc demo: run {job}, {args.pieces} pieces, working in {workdir}")
+
+    t = _step(1, "compose: the simulated composition system writes the statement run")
+    _compose(stream, args.pieces, args.seed)
+    _done(t, f"{stream.name}, {stream.stat().st_size / 1e6:.1f} MB")
+
+    async with Ledger(workdir / "pmc-ledger.sqlite") as ledger:
+        t = _step(2, "index: read the stream into mail pieces; record them in the ledger (all or nothing)")
+        index = await pipeline.import_stream(ledger, stream, job_id=job, lenient=True)
+        _done(t, f"{len(index.pieces)} pieces, {index.pages} pages, {index.sheets} sheets")
+        for q in index.quarantined:
+            print(f"    quarantined: piece {q.piece_id} (page {q.page}): {q.reason}")
+
+        t = _step(3, "presort: USPS First-Class automation letters, synthetic reference tables")
+        result, summary = run_presort(
+            pipeline.mail_pieces(index), "usps-fcm", load_tables("usps-fcm", None),
+            pipeline.demo_options(dt.date(2026, 11, 23)), load_prices(SYNTHETIC_TABLES / "PRICES.csv"),
+        )
+        await pipeline.record_sort(ledger, result, job)
+        _done(t, f"{len(result.containers)} trays")
+        print("    " + format_statement(summary, "USD").replace("\n", "\n    "))
+
+        t = _step(4, "engineer: print-ready PDFs in presort order, cut at tray boundaries, every sheet stamped")
+        run = await _engineer(index, result, workdir / "print-jobs", job)
+        _done(t, f"{len(run.print_jobs)} print jobs: " + ", ".join(
+            f"{j.print_job_id} ({len(j.piece_ids)} pieces, {j.sheets} sheets)" for j in run.print_jobs))
+
+        t = _step(5, "verify the ledger")
         problems = await ledger.verify()
-    print("  ledger verified: " + ("consistent" if not problems else "; ".join(problems[:3])))
-    ns = argparse.Namespace(ledger=str(path), json=False, piece=sorted(diverted)[0])
-    await _summary(ns)
-    await _history(ns)
+        _done(t, "consistent" if not problems else "; ".join(problems[:3]))
+    await _summary(argparse.Namespace(ledger=str(workdir / "pmc-ledger.sqlite"), json=False))
     return 1 if problems else 0
+
+
+async def _engineer(index, result, out_dir: Path, job: str) -> pipeline.EngineeredRun:
+    import asyncio
+
+    return await asyncio.to_thread(pipeline.engineer, index, result, out_dir, job_id=job)

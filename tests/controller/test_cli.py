@@ -92,5 +92,5 @@ def test_the_installed_console_script_runs_the_demo(tmp_path):
     result = subprocess.run([str(pmc), "demo", "--pieces", "300", "--workdir", str(tmp_path)],
                             capture_output=True, text=True, timeout=120)
     assert result.returncode == 0, result.stderr
-    assert "ledger verified: consistent" in result.stdout
+    assert "consistent" in result.stdout and "POSTAGE STATEMENT" in result.stdout
     assert (tmp_path / "pmc-ledger.sqlite").exists()
