@@ -801,6 +801,7 @@ class SimIppPrinter:
             A("marker-levels", int(s.toner_percent), Tag.INTEGER),
             A("marker-low-levels", int(m.toner_low_percent), Tag.INTEGER),
             A("marker-high-levels", 100, Tag.INTEGER),
+            A("printer-supply-description", "Black Toner", Tag.TEXT),
         ]
         return attrs
 
@@ -821,6 +822,9 @@ class SimIppPrinter:
             A("media-ready", list(dict.fromkeys(t.media for t in ready)) or media[:1], Tag.KEYWORD),
             A("media-col-ready", [_media_col(t.media, t.name) for t in ready] or [_media_col(media[0], None)]),
             A("marker-levels", int(s.toner_percent), Tag.INTEGER),
+            # PWG 5100.13 printer-supply: the Printer MIB supplies row as an octetString of key=value;
+            A("printer-supply", (f"index=1;class=supplyThatIsConsumed;type=toner;unit=percent;maxcapacity=100;"
+                                 f"level={int(s.toner_percent)};colorantname=black;").encode("ascii"), Tag.OCTET_STRING),
         ]
 
     async def _get_printer_attributes(self, req: IppMessage, attrs: AttributeGroup, resp: IppMessage) -> None:

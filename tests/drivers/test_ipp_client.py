@@ -267,3 +267,12 @@ async def test_a_status_poll_is_sent_again_when_the_printer_drops_the_connection
         await client.status()
         assert (await client.status()).state == PrinterState.IDLE
         assert server.requests == 3 and server.connections == 2
+
+
+async def test_supply_levels_follow_the_toner():
+    async with SimIppPrinter(speed=FAST) as sim, IppPrinter(sim.url) as client:
+        sim.inject(Fault.TONER_LOW)
+        status = await client.status()
+    level = sim.model.toner_low_percent
+    assert status.attributes["marker-levels"].value == int(level)
+    assert f"level={int(level)};".encode() in status.attributes["printer-supply"].value
