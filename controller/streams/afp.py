@@ -27,6 +27,7 @@ import gc
 import logging
 import mmap
 import re
+import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Iterator, Mapping, Sequence
@@ -326,6 +327,8 @@ class _Walker:
                  encoding: str, detail: bool, progress: Callable[[int, int], None] | None = None) -> None:
         self.buf, self.size, self.encoding, self.detail = buf, size, encoding, detail
         self.progress = progress
+        self.sink: _IndexSink | None = None  # takes each finished group; else layout.groups keeps them
+        self.imm_names: dict[bytes, str | None] = {}
         self.default_plex = default_plex
         self.maps: dict[str, Plex] = {}
         self.overrides = {k.upper(): v for k, v in medium_maps.items()}
@@ -346,7 +349,7 @@ class _Walker:
         name = self.imm.upper()
         return self.overrides.get(name) or self.maps.get(name) or self.default_plex
 
-    def run(self, arr: np.ndarray) -> _Damage | None:
+    def run(self, arr: np.ndarray) -> _Damage | StreamError | None:
         """Walk the whole file; the damage that stopped it, if any (returned, so that no traceback
         keeps a view of the memory map alive past its close)."""
         chain = _real_offsets(arr, self.size)
@@ -356,17 +359,26 @@ class _Walker:
                 codes = (arr[real + 3].astype(np.int64) << 16) | (arr[real + 4].astype(np.int64) << 8) | arr[real + 5]
                 sel = np.isin(codes, _INTERESTING)
                 offs, cds = real[sel], codes[sel]
-                if self.detail or self.rg_depth or (cds == _BRG).any():
-                    for off, code in zip(offs.tolist(), cds.tolist()):
-                        self.handle(_field_at(self.buf, off, self.size, code))
-                else:
-                    self._bulk(arr, offs, cds)
+                start = 0
+                if self.detail:
+                    start = cds.size
+                elif self.rg_depth or (cds == _BRG).any():  # resource groups field by field, the rest in bulk
+                    ends = np.flatnonzero(cds == _ERG)
+                    start = int(ends[-1]) + 1 if ends.size else cds.size
+                for off, code in zip(offs[:start].tolist(), cds[:start].tolist()):
+                    self.handle(_field_at(self.buf, off, self.size, code))
+                if start < cds.size:
+                    if self.rg_depth:
+                        for off, code in zip(offs[start:].tolist(), cds[start:].tolist()):
+                            self.handle(_field_at(self.buf, off, self.size, code))
+                    else:
+                        self._bulk(arr, offs[start:], cds[start:])
                 if self.progress is not None:
                     self.progress(int(real[-1]), self.size)
             self.finish()
             if self.progress is not None:
                 self.progress(self.size, self.size)
-        except _Damage as exc:
+        except (_Damage, StreamError) as exc:
             return exc.with_traceback(None)
         finally:
             chain.close()
@@ -382,6 +394,9 @@ class _Walker:
             while a < n and (self.groups or self.page is not None):
                 self.handle(_field_at(self.buf, int(offs[a]), self.size, int(cds[a])))
                 a += 1
+        while a < n and cds[a] != _BNG and not self.groups and self.page is None:  # BDT, document-level fields
+            self.handle(_field_at(self.buf, int(offs[a]), self.size, int(cds[a])))
+            a += 1
         bng = np.flatnonzero(cds == _BNG)
         eng = np.flatnonzero(cds == _ENG)
         b = int(eng[-1]) + 1 if eng.size else a
@@ -419,8 +434,8 @@ class _Walker:
             return False
         if (arr[o[is_bng] + 6] != 0).any() or (arr[o[is_imm] + 6] != 0).any():
             return False  # names behind an extension: let the field walk read them
-        tles = self._tles(arr, o[is_tle])
-        if any(t is None for t in tles):
+        names, values, ok = self._tle_lists(arr, o[is_tle])
+        if ok is not True:
             return False
         tle_idx, imm_idx, bpg_idx = np.flatnonzero(is_tle), np.flatnonzero(is_imm), np.flatnonzero(is_bpg)
         ts, te = np.searchsorted(tle_idx, bng).tolist(), np.searchsorted(tle_idx, eng).tolist()
@@ -431,31 +446,100 @@ class _Walker:
         eng_end = (eng_off + 1 + ((arr[eng_off + 1].astype(np.int64) << 8) | arr[eng_off + 2])).tolist()
         bng_off, eng_off_l, pages_l = o[bng].tolist(), eng_off.tolist(), pages.tolist()
         imm_off = o[imm_idx].tolist()
-        buf, lay = self.buf, self.layout
+        buf, lay, sink, imm_names = self.buf, self.layout, self.sink, self.imm_names
+        if sink is not None:
+            self._sink_groups(arr, sink, pages, bng_off, eng_off_l, eng_end, bpg_off, ims, ime, imm_off, names,
+                              values, ts, te)
+            return True
         for k in range(bng.size):
-            g = _Group(self.ordinal, bng_off[k], bytes(buf[bng_off[k] + 9:bng_off[k] + 17]),
-                       first_page=lay.pages, imm_at_start=self.imm)
-            self.ordinal += 1
-            self.cur = g
-            g.tles = tles[ts[k]:te[k]]
+            start = bng_off[k]
+            imm_at_start = self.imm
+            content_at = None
             if ime[k] > ims[k]:
-                g.own_imm = True
-                g.content_at = imm_off[ims[k]]
+                content_at = imm_off[ims[k]]
                 last = imm_off[ime[k] - 1]
-                self.imm = bytes(buf[last + 9:last + 17]).decode(self.encoding, "replace").strip() or None
+                raw = bytes(buf[last + 9:last + 17])
+                name = imm_names.get(raw, raw)
+                if name is raw:
+                    name = imm_names[raw] = raw.decode(self.encoding, "replace").strip() or None
+                self.imm = name
                 self.side = 0
-            if pages_l[k]:
-                self._count_pages(pages_l[k], bpg_off[k])
-            g.end = eng_end[k]
-            if g.content_at is None:
-                g.content_at = eng_off_l[k]
-            self.cur = None
-            lay.groups.append(g)
-            if g.pages == 0 and g.problem is None:
-                g.problem = (eng_off_l[k], "the page group holds no pages")
-            if g.plex is None:
-                g.plex = self.plex()
+            n = pages_l[k]
+            plex = self.plex()
+            first_page = lay.pages
+            problem = None
+            if n:
+                if plex is Plex.SIMPLEX:
+                    first_new, sheets, self.side = True, n, 0
+                else:
+                    first_new = self.side == 0
+                    rem = n - (0 if first_new else 1)
+                    sheets, self.side = (rem + 1) // 2, rem % 2
+                lay.pages += n
+                lay.sheets += sheets
+                if not first_new:
+                    problem = (bpg_off[k], _BACK_SIDE)
+            else:
+                sheets = 0
+                problem = (eng_off_l[k], "the page group holds no pages")
+            if sink is not None:
+                sink.fast(self.ordinal, start, eng_end[k], bytes(buf[start + 9:start + 17]), names[ts[k]:te[k]],
+                          values[ts[k]:te[k]], n, sheets, plex, first_page, problem)
+            else:
+                g = _Group(self.ordinal, start, bytes(buf[start + 9:start + 17]), eng_end[k],
+                           tles=list(zip(names[ts[k]:te[k]], values[ts[k]:te[k]])), pages=n, sheets=sheets,
+                           first_page=first_page, plex=plex, imm_at_start=imm_at_start, own_imm=content_at is not None,
+                           content_at=content_at if content_at is not None else (bpg_off[k] if n else eng_off_l[k]),
+                           problem=problem)
+                lay.groups.append(g)
+            self.ordinal += 1
         return True
+
+    def _sink_groups(self, arr: np.ndarray, sink: _IndexSink, pages: np.ndarray, bng_off: list[int],
+                     eng_off: list[int], eng_end: list[int], bpg_off: list[int], ims: list[int], ime: list[int],
+                     imm_off: list[int], names: list[str], values: list[str], ts: list[int], te: list[int]) -> None:
+        """Whole groups straight to the sink, sheets worked out with numpy: a medium map holds from
+        its IMM to the next, an IMM starts a new sheet, duplex pages pair up across groups that
+        invoke none."""
+        count = len(bng_off)
+        has_imm = np.asarray(ime) > np.asarray(ims)
+        seg = np.cumsum(has_imm)  # 0: groups still under the medium map in force when the window began
+        seg_plex = [self.plex() is Plex.DUPLEX]
+        if has_imm.any():
+            last = np.asarray(imm_off)[np.asarray(ime)[has_imm] - 1]
+            raw = arr[(last + 9)[:, None] + np.arange(8)]
+            keys, inverse = np.unique(raw.view(np.uint64).ravel(), return_inverse=True)
+            plex_of_key = []
+            for key in keys.tolist():
+                raw_name = key.to_bytes(8, sys.byteorder)
+                name = self.imm_names.get(raw_name, raw_name)
+                if name is raw_name:
+                    name = self.imm_names[raw_name] = raw_name.decode(self.encoding, "replace").strip() or None
+                self.imm = name
+                plex_of_key.append((name, self.plex() is Plex.DUPLEX))
+            seg_plex += [plex_of_key[i][1] for i in inverse.tolist()]
+            self.imm = plex_of_key[int(inverse[-1])][0]
+        duplex = np.asarray(seg_plex)[seg]
+        before = np.concatenate(([0], np.cumsum(pages)[:-1]))  # pages before each group in this window
+        seg_first = np.searchsorted(seg, seg)  # index of each group's segment's first group
+        t = before - before[seg_first] + np.where(seg == 0, self.side, 0)  # page positions used on the segment
+        sheets = np.where(duplex, (t + pages + 1) // 2 - (t + 1) // 2, pages)
+        first_new = ~duplex | (t % 2 == 0)
+        end_t = int(t[-1] + pages[-1])
+        self.side = end_t % 2 if duplex[-1] else 0
+        first_page = (before + self.layout.pages).tolist()
+        self.layout.pages += int(pages.sum())
+        self.layout.sheets += int(sheets.sum())
+        problems = {}
+        for k in np.flatnonzero((pages == 0) | ~first_new).tolist():
+            problems[k] = ((bpg_off[k], _BACK_SIDE) if pages[k] else (eng_off[k], "the page group holds no pages"))
+        plex_obj = (Plex.SIMPLEX, Plex.DUPLEX)
+        fast = sink.fast
+        ordinal = self.ordinal
+        for k, (n, sh, dx, fp) in enumerate(zip(pages.tolist(), sheets.tolist(), duplex.tolist(), first_page)):
+            fast(ordinal + k, bng_off[k], eng_end[k], None, names[ts[k]:te[k]], values[ts[k]:te[k]], n, sh,
+                 plex_obj[dx], fp, problems.get(k))
+        self.ordinal += count
 
     def _events(self, arr: np.ndarray, offs: np.ndarray, cds: np.ndarray, a: int, b: int) -> None:
         """Fields a..b one event at a time; runs of pages are counted, not visited one by one."""
@@ -524,18 +608,19 @@ class _Walker:
     def _tle(self, name: str, value: str) -> None:
         g = self.cur
         if self.page is not None:
-            if g.stamps is not None and name in _STAMP_NAMES:
-                g.stamps.append((g.pages, name, value))
+            if g.stamps is not None and name.strip() in _STAMP_NAMES:
+                g.stamps.append((g.pages, name.strip(), value.strip()))
         elif len(self.groups) == 1 and g.pages == 0:
             g.tles.append((name, value))
         else:
             g.nested_tles.append((name, value))
 
-    def _tles(self, arr: np.ndarray, t: np.ndarray) -> list[tuple[str, str] | None]:
-        """(name, value) of each TLE of the usual shape (no flags; name triplet, then value triplet),
-        decoded together; None for any other shape, which the field-by-field parser reads."""
+    def _tle_lists(self, arr: np.ndarray, t: np.ndarray) -> tuple[list[str], list[str], np.ndarray | bool]:
+        """Names and values of TLEs of the usual shape (no flags; a name triplet, then a value
+        triplet), decoded in one go, as written (blank padding is stripped later), and which TLEs
+        had that shape (True when all did)."""
         if t.size == 0:
-            return []
+            return [], [], True
         d = t + 9
         length = (arr[t + 1].astype(np.int64) << 8) | arr[t + 2]
         end = t + 1 + length
@@ -549,9 +634,14 @@ class _Walker:
         text = bytes(self.buf[lo:hi]).decode(self.encoding, "replace")
         ns, ne = (d + 4 - lo).tolist(), (d + nl - lo).tolist()
         vs, ve = (d + nl + 4 - lo).tolist(), (end - lo).tolist()
-        # names and values as written: _piece_fields strips them (blank-padded names are common)
-        out: list[tuple[str, str] | None] = [(text[a:b], text[c:e]) for a, b, c, e in zip(ns, ne, vs, ve)]
-        if not ok.all():
+        names = [text[a:b] for a, b in zip(ns, ne)]
+        values = [text[a:b] for a, b in zip(vs, ve)]
+        return names, values, True if ok.all() else ok
+
+    def _tles(self, arr: np.ndarray, t: np.ndarray) -> list[tuple[str, str] | None]:
+        names, values, ok = self._tle_lists(arr, t)
+        out: list[tuple[str, str] | None] = list(zip(names, values))
+        if ok is not True:
             for i in np.flatnonzero(~ok).tolist():
                 out[i] = None
         return out
@@ -622,8 +712,11 @@ class _Walker:
                 g, self.cur = self.cur, None
                 g.end = f.end
                 g.content_at = g.content_at if g.content_at is not None else f.offset
-                self.layout.groups.append(g)
                 self._end_group(g, f)
+                if self.sink is not None:
+                    self.sink.group(g)
+                else:
+                    self.layout.groups.append(g)
         elif code == _BPG:
             if self.in_doc is None:
                 raise _Damage(f.offset, "page (BPG) outside a document")
@@ -687,21 +780,35 @@ class _Walker:
 
 
 def _walk(path: Path, *, medium_maps: Mapping[str, Plex], default_plex: Plex, mapping: TleMapping,
-          detail: bool, lenient: bool, progress: Callable[[int, int], None] | None = None) -> _Layout:
+          detail: bool, lenient: bool, progress: Callable[[int, int], None] | None = None,
+          sink: _IndexSink | None = None) -> _Layout:
     try:
         with open(path, "rb") as fh:
             size = fh.seek(0, 2)
             if size == 0:
                 raise StreamError("empty file: no structured fields", path=str(path), offset=0)
-            with mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ) as mm:
+            mm = mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ)
+            try:
                 arr = np.frombuffer(mm, dtype=np.uint8)
                 walker = _Walker(mm, size, medium_maps=medium_maps, default_plex=default_plex,
                                  encoding=mapping.encoding, detail=detail, progress=progress)
+                walker.sink = sink
+                if sink is not None:
+                    sink.buf = mm
                 damage = walker.run(arr)
+                if sink is not None:
+                    sink.buf = None
                 del arr  # the map cannot close while a view of it lives
                 walker.buf = None
+            finally:
+                try:
+                    mm.close()
+                except BufferError:  # only after a bug: a traceback holds a view; the map goes with it
+                    pass
     except OSError as exc:
         raise StreamError(f"cannot read: {exc.strerror or exc}", path=str(path)) from None
+    if isinstance(damage, StreamError):  # a piece the sink refused
+        raise damage
     if damage is not None:
         if not lenient:
             pid = _group_label(walker.cur, mapping) if walker.cur else None
@@ -713,7 +820,7 @@ def _walk(path: Path, *, medium_maps: Mapping[str, Plex], default_plex: Plex, ma
 def _group_label(g: _Group, mapping: TleMapping) -> str:
     names = {n.upper() for n in mapping.piece_id}
     for name, value in g.tles:
-        if name.upper() in names and value.strip():
+        if name.strip().upper() in names and value.strip():
             return value.strip()
     return g.name(mapping.encoding) or f"group #{g.ordinal + 1} at byte {g.start}"
 
@@ -792,6 +899,100 @@ def _piece_fields(g: _Group, roles: _Roles, job_id: str, path: str) -> Piece:
                  postal_code=postal, inserts=inserts, index=extra)
 
 
+class _IndexSink:
+    """Turns finished page groups into pieces as the walk goes, so that no per-group record
+    outlives its group: memory holds the pieces, not the stream's structure."""
+
+    def __init__(self, roles: _Roles, job_id: str, path: str, lenient: bool) -> None:
+        self.roles, self.job_id, self.path, self.lenient = roles, job_id, path, lenient
+        self.pieces: list[Piece] = []
+        self.quarantined: list[Quarantined] = []
+        self.spans: dict[str, tuple[int, int]] = {}
+        self.plans: dict[tuple[str, ...], tuple] = {}
+        self.buf = None  # the walker's file map, for the rare group whose name is needed
+        self.insert_sets: dict[str, frozenset[int]] = {}
+
+    def group(self, g: _Group) -> None:
+        try:
+            piece = _piece_fields(g, self.roles, self.job_id, self.path)
+        except StreamError as exc:
+            return self._quarantine(exc)
+        self._add(piece, g.start, g.end, g.problem)
+
+    def fast(self, ordinal: int, start: int, end: int, raw_name: bytes | None, names: list[str], values: list[str],
+             pages: int, sheets: int, plex: Plex, first_page: int, problem: tuple[int, str] | None) -> None:
+        key = tuple(names)
+        plan = self.plans.get(key)
+        if plan is None:
+            plan = self.plans[key] = self._plan(key)
+        pid_i, zip_i, rcpt, ins_i, others = plan
+        mapping = self.roles.mapping
+        piece_id = values[pid_i].strip() if pid_i is not None else ""
+        if not piece_id:
+            if raw_name is None:
+                raw_name = bytes(self.buf[start + 9:start + 17])
+            g = _Group(ordinal, start, raw_name, end, tles=list(zip(names, values)), pages=pages, sheets=sheets,
+                       first_page=first_page, plex=plex, problem=problem)
+            return self.group(g)  # the slow road names the fault, or takes the group name
+        postal = values[zip_i].strip() if zip_i is not None else ""
+        if not postal and mapping.require_postal_code:
+            return self._quarantine(StreamError(
+                f"the piece has no postal code (no TLE {'/'.join(mapping.postal_code)})", path=self.path,
+                offset=start, piece_id=piece_id))
+        inserts: frozenset[int] = frozenset()
+        if ins_i is not None:
+            raw = values[ins_i]
+            inserts = self.insert_sets.get(raw)
+            if inserts is None:
+                try:
+                    inserts = frozenset(int(x) for x in re.split(r"[\s,;]+", raw.strip()) if x)
+                except ValueError:
+                    return self._quarantine(StreamError(
+                        f"TLE {names[ins_i].strip()}={raw.strip()!r}: insert stations are not numbers",
+                        path=self.path, offset=start, piece_id=piece_id))
+                self.insert_sets[raw] = inserts
+        piece = Piece(piece_id, self.job_id, ordinal, pages, sheets, plex, first_page,
+                      tuple([values[i].strip() for i in rcpt]), postal or None, inserts, None,
+                      {k: values[i].strip() for k, i in others})
+        self._add(piece, start, end, problem)
+
+    def _plan(self, names: tuple[str, ...]) -> tuple:
+        pid_i = zip_i = ins_i = None
+        rcpt: list[int] = []
+        others: dict[str, int] = {}
+        for i, name in enumerate(names):
+            role = self.roles(name)
+            if role == _PID:
+                pid_i = i if pid_i is None else pid_i
+            elif role == _ZIP:
+                zip_i = i if zip_i is None else zip_i
+            elif role == _INS:
+                ins_i = i  # the last one wins, as in _piece_fields
+            elif role == _RCPT:
+                rcpt.append(i)
+            else:
+                others.setdefault(name.strip(), i)
+        return pid_i, zip_i, tuple(rcpt), ins_i, tuple(others.items())
+
+    def _add(self, piece: Piece, start: int, end: int, problem: tuple[int, str] | None) -> None:
+        try:
+            if problem is not None:
+                raise StreamError(problem[1], path=self.path, offset=problem[0], piece_id=piece.piece_id)
+            if piece.piece_id in self.spans:
+                raise StreamError(f"piece {piece.piece_id} appears twice (first at byte "
+                                  f"{self.spans[piece.piece_id][0]})", path=self.path, offset=start,
+                                  piece_id=piece.piece_id)
+        except StreamError as exc:
+            return self._quarantine(exc)
+        self.pieces.append(piece)
+        self.spans[piece.piece_id] = (start, end)
+
+    def _quarantine(self, exc: StreamError) -> None:
+        if not self.lenient:
+            raise exc
+        self.quarantined.append(Quarantined(_bare(exc), piece_id=exc.piece_id, offset=exc.offset))
+
+
 class AfpReader:
     format = StreamFormat.AFP
 
@@ -841,31 +1042,15 @@ class AfpReader:
 
     def _index(self, path: Path, *, job_id: str, lenient: bool, mapping: TleMapping) -> StreamIndex:
         spath = str(path)
-        lay = self.layout(Path(path), lenient=lenient)
-        pieces: list[Piece] = []
+        sink = _IndexSink(_Roles(mapping), job_id, spath, lenient)
+        lay = _walk(Path(path), medium_maps=self.medium_maps, default_plex=self.default_plex, mapping=mapping,
+                    detail=False, lenient=lenient, progress=self.progress, sink=sink)
         quarantined: list[Quarantined] = []
-        spans: dict[str, tuple[int, int]] = {}
-        roles = _Roles(mapping)
         for off in lay.loose_pages:
             if not lenient:
                 raise StreamError("page outside any named page group: no mail piece holds it", path=spath, offset=off)
             quarantined.append(Quarantined("page outside any named page group", offset=off))
-        for g in lay.groups:
-            try:
-                piece = _piece_fields(g, roles, job_id, spath)
-                if g.problem is not None:
-                    raise StreamError(g.problem[1], path=spath, offset=g.problem[0], piece_id=piece.piece_id)
-                if piece.piece_id in spans:
-                    raise StreamError(f"piece {piece.piece_id} appears twice (first at byte "
-                                      f"{spans[piece.piece_id][0]})", path=spath, offset=g.start,
-                                      piece_id=piece.piece_id)
-            except StreamError as exc:
-                if not lenient:
-                    raise
-                quarantined.append(Quarantined(_bare(exc), piece_id=exc.piece_id, offset=exc.offset))
-                continue
-            pieces.append(piece)
-            spans[piece.piece_id] = (g.start, g.end)
+        quarantined += sink.quarantined
         if lay.damage is not None:
             g = lay.damage_group
             quarantined.append(Quarantined(
@@ -873,9 +1058,9 @@ class AfpReader:
                 f"{lay.size - lay.damage.offset} bytes from there were not read",
                 piece_id=_group_label(g, mapping) if g else None, offset=lay.damage.offset))
         logger.info("%s: %d structured fields, %d pages, %d pieces, %d quarantined",
-                    spath, lay.fields, lay.pages, len(pieces), len(quarantined))
+                    spath, lay.fields, lay.pages, len(sink.pieces), len(quarantined))
         return StreamIndex(path=spath, format=StreamFormat.AFP, job_id=job_id, pages=lay.pages, sheets=lay.sheets,
-                           pieces=tuple(pieces), quarantined=tuple(quarantined), spans=spans)
+                           pieces=tuple(sink.pieces), quarantined=tuple(quarantined), spans=sink.spans)
 
 
 def _bare(exc: StreamError) -> str:
