@@ -1121,3 +1121,31 @@ async def _read_request(reader: asyncio.StreamReader, writer: asyncio.StreamWrit
             raise WireProtocolError(f"HTTP: bad Content-Length {n}")
         body = await reader.readexactly(n)
     return method, path, headers, body, close
+
+
+async def _serve_forever(args: Any) -> None:
+    async with SimIppPrinter(args.model, name=args.name, speed=args.speed, snmp=args.snmp) as sim:
+        print(f"{sim.name}: {sim.url}" + (f"  {sim.snmp_url}" if sim.snmp_url else ""), flush=True)
+        await asyncio.Event().wait()
+
+
+def main(argv: list[str] | None = None) -> int:
+    """`python -m simulators.printer [MODEL] [--speed N] [--snmp]`: one simulated printer until Ctrl-C."""
+    import argparse
+
+    parser = argparse.ArgumentParser(prog="python -m simulators.printer", description=main.__doc__)
+    parser.add_argument("model", nargs="?", default="production-mono-150",
+                        help="a model file, or a name in fixtures/printers (default production-mono-150)")
+    parser.add_argument("--name", help="printer name (default: the model's)")
+    parser.add_argument("--speed", type=float, default=1.0, help="clock speed factor (default 1: real time)")
+    parser.add_argument("--snmp", action="store_true", help="also serve the Printer MIB over SNMP")
+    args = parser.parse_args(argv)
+    try:
+        asyncio.run(_serve_forever(args))
+    except KeyboardInterrupt:
+        pass
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
