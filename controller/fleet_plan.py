@@ -31,6 +31,22 @@ class Health(enum.Enum):
         return self in (Health.IDLE, Health.PRINTING, Health.WARNING)
 
 
+# short media names (as plant files and print jobs write them) -> PWG 5101.1 keywords (as IPP sends them)
+MEDIA_KEYWORDS = {
+    "letter": "na_letter_8.5x11in",
+    "legal": "na_legal_8.5x14in",
+    "ledger": "na_ledger_11x17in",
+    "tabloid": "na_ledger_11x17in",
+    "a4": "iso_a4_210x297mm",
+    "a3": "iso_a3_297x420mm",
+}
+
+
+def media_keyword(name: str) -> str:
+    """The PWG keyword for a media name; a name that already is one is returned as it is."""
+    return MEDIA_KEYWORDS.get(name.lower(), name)
+
+
 @dataclass(frozen=True, slots=True)
 class PrinterCaps:
     name: str
@@ -38,6 +54,7 @@ class PrinterCaps:
     media: frozenset[str]
     duplex: bool
     colour: bool
+    max_job_sheets: int | None = None  # a small printer is not given a long run
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,12 +80,14 @@ class Route:
 
 def capability_gap(job: PrintJob, caps: PrinterCaps) -> str | None:
     """Why `caps` cannot print `job`, or None when it can."""
-    if job.media not in caps.media:
+    if media_keyword(job.media) not in {media_keyword(m) for m in caps.media}:
         return f"no {job.media} media (has {', '.join(sorted(caps.media))})"
     if job.plex is Plex.DUPLEX and not caps.duplex:
         return "cannot print duplex"
     if job.colour and not caps.colour:
         return "cannot print colour"
+    if caps.max_job_sheets is not None and job.sheets > caps.max_job_sheets:
+        return f"{job.sheets} sheets is more than its limit of {caps.max_job_sheets} per job"
     return None
 
 
@@ -155,12 +174,15 @@ def split_for_failover(pieces: Sequence[Piece], confirmed_impressions: int, in_p
 
 @dataclass(frozen=True, slots=True)
 class Reconciliation:
+    """One print job on one printer: what it was to deliver, what IPP and the page counter say."""
+
     print_job_id: str
-    planned: int  # impressions the plan gave this printer
-    ipp_completed: int | None  # job-impressions-completed
+    planned: int  # impressions this printer was to deliver (after a failover: the part it kept)
+    ipp_completed: int | None  # job-impressions-completed: delivered impressions only
     counter_delta: int | None  # SNMP prtMarkerLifeCount end - start (Counter32 wrap handled)
-    spoiled: int  # impressions spoiled at jams on this printer
+    spoiled: int  # impressions the marker made and did not deliver (the paper path at a jam)
     discrepancies: tuple[str, ...]
+    printer: str = ""
 
     @property
     def balanced(self) -> bool:
@@ -180,18 +202,27 @@ def reconcile(
     counter_start: int | None = None,
     counter_end: int | None = None,
     spoiled: int = 0,
+    printer: str = "",
 ) -> Reconciliation:
-    """Planned impressions against what IPP said and what the page counter moved; every mismatch is named."""
+    """Planned impressions against what IPP said and what the page counter moved; every mismatch is named.
+
+    A printer's job-impressions-completed counts delivered impressions; its marker counter counts every
+    impression made, the spoiled ones at a jam included (RFC 3805 prtMarkerLifeCount; the simulator
+    does the same). So IPP must equal the plan, and the counter must have moved by the plan plus the
+    spoils seen while the printer was stopped: a counter that moved more means sheets nobody accounted
+    for (a jam recovered between two polls, or another job), and that is raised, never absorbed.
+    """
     found: list[str] = []
     delta = None
     if counter_start is not None and counter_end is not None:
         delta = counter_delta(counter_start, counter_end)
     if ipp_completed is None:
         found.append("IPP gave no job-impressions-completed")
-    elif ipp_completed != planned + spoiled:
-        found.append(f"IPP reports {ipp_completed} impressions, the plan {planned} plus {spoiled} spoiled")
+    elif ipp_completed != planned:
+        found.append(f"IPP reports {ipp_completed} impressions delivered, the plan {planned}")
     if delta is not None and delta != planned + spoiled:
         found.append(f"the page counter moved {delta}, the plan {planned} plus {spoiled} spoiled")
-    if delta is not None and ipp_completed is not None and delta != ipp_completed:
-        found.append(f"the page counter ({delta}) and IPP ({ipp_completed}) disagree")
-    return Reconciliation(print_job_id, planned, ipp_completed, delta, spoiled, tuple(found))
+    if delta is not None and ipp_completed is not None and delta - ipp_completed != spoiled:
+        found.append(f"the page counter ({delta}) and IPP ({ipp_completed}) differ by {delta - ipp_completed}, "
+                     f"the spoils seen are {spoiled}")
+    return Reconciliation(print_job_id, planned, ipp_completed, delta, spoiled, tuple(found), printer)

@@ -42,6 +42,15 @@ def test_route_by_capability_media_and_colour():
     assert route(job(plex=Plex.SIMPLEX, colour=True), CAPS, v).printer == "lp-3"
     r = route(job(media="a4"), CAPS, v)
     assert r.printer is None and "no a4 media" in r.explain()
+    assert route(job(media="na_letter_8.5x11in"), CAPS, v).printer == "lp-1"  # PWG keyword = short name
+
+
+def test_route_by_size_in_sheets():
+    small = [PrinterCaps("lp-9", 500, frozenset({"letter"}), duplex=True, colour=False, max_job_sheets=100), *CAPS]
+    v = views(**{n: (Health.IDLE, 0) for n in ("lp-1", "lp-2", "lp-3", "lp-9")})
+    assert route(job(impressions=100), small, v).printer == "lp-9"
+    r = route(job(impressions=400), small, v)
+    assert r.printer == "lp-1" and r.refused["lp-9"] == "200 sheets is more than its limit of 100 per job"
 
 
 def test_route_skips_stopped_and_offline_printers_and_says_why():
@@ -97,8 +106,14 @@ def test_every_piece_is_either_printed_or_moved():
 
 
 def test_reconcile_balances_when_ipp_and_the_counter_agree_with_the_plan():
-    r = reconcile("pj-1", 300, ipp_completed=304, counter_start=1000, counter_end=1304, spoiled=4)
+    r = reconcile("pj-1", 300, ipp_completed=300, counter_start=1000, counter_end=1304, spoiled=4)
     assert r.balanced and r.counter_delta == 304
+
+
+def test_reconcile_raises_spoils_nobody_saw():
+    r = reconcile("pj-1", 300, ipp_completed=300, counter_start=1000, counter_end=1304, spoiled=0)
+    assert not r.balanced
+    assert any("moved 304" in d for d in r.discrepancies) and any("differ by 4" in d for d in r.discrepancies)
 
 
 def test_reconcile_names_every_discrepancy():
@@ -106,7 +121,7 @@ def test_reconcile_names_every_discrepancy():
     assert not r.balanced
     assert any("IPP reports 298" in d for d in r.discrepancies)
     assert any("page counter moved 301" in d for d in r.discrepancies)
-    assert any("disagree" in d for d in r.discrepancies)
+    assert any("differ by 3" in d for d in r.discrepancies)
     assert not reconcile("pj-1", 10, ipp_completed=None).balanced
 
 
