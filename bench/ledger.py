@@ -83,35 +83,37 @@ def raw_batched(path: Path, rows: list[tuple], batch: int) -> float:
     return len(rows) / elapsed
 
 
-async def ledger_single(path: Path, events: list[PieceEvent]) -> float:
+async def timed_ledger(path: Path, events: list[PieceEvent], feed) -> float:
+    """Events/s for `feed(ledger, events)`, counting only confirmed (committed) events."""
     async with Ledger(path) as ledger:
         t = time.perf_counter()
-        for e in events:
-            await ledger.append(e)
+        await feed(ledger, events)
         elapsed = time.perf_counter() - t
         assert await ledger.event_count() == len(events)
     return len(events) / elapsed
 
 
-async def ledger_concurrent(path: Path, events: list[PieceEvent], producers: int) -> float:
-    """Single events from many producers at once: the writer folds what is queued into one commit."""
-    async with Ledger(path) as ledger:
-        t = time.perf_counter()
-        for i in range(0, len(events), producers):
-            await asyncio.gather(*(ledger.append(e) for e in events[i : i + producers]))
-        elapsed = time.perf_counter() - t
-        assert await ledger.event_count() == len(events)
-    return len(events) / elapsed
+async def one_at_a_time(ledger: Ledger, events: list[PieceEvent]) -> None:
+    for e in events:
+        await ledger.append(e)
 
 
-async def ledger_batched(path: Path, events: list[PieceEvent], batch: int) -> float:
-    async with Ledger(path) as ledger:
-        t = time.perf_counter()
-        for i in range(0, len(events), batch):
-            await ledger.append_many(events[i : i + batch], batch=batch)
-        elapsed = time.perf_counter() - t
-        assert await ledger.event_count() == len(events)
-    return len(events) / elapsed
+def producers(n: int):
+    """Single events from n producers at once: the writer folds what is queued into one commit."""
+
+    async def feed(ledger: Ledger, events: list[PieceEvent]) -> None:
+        for i in range(0, len(events), n):
+            await asyncio.gather(*(ledger.append(e) for e in events[i : i + n]))
+
+    return feed
+
+
+def batches(size: int):
+    async def feed(ledger: Ledger, events: list[PieceEvent]) -> None:
+        for i in range(0, len(events), size):
+            await ledger.append_many(events[i : i + size], batch=size)
+
+    return feed
 
 
 def main() -> None:
@@ -121,23 +123,22 @@ def main() -> None:
     parser.add_argument("--batch", type=int, default=500)
     parser.add_argument("--rounds", type=int, default=3, help="rounds; each figure is its best round")
     args = parser.parse_args()
-    parser_rounds = args.rounds
     best: dict[str, float] = {}
 
     def keep(name: str, rate: float) -> None:
         best[name] = max(best.get(name, 0.0), rate)
 
     # the machines are shared: interleave the runs and keep each one's best of several rounds
-    for round_no in range(parser_rounds):
+    for _round in range(args.rounds):
         with tempfile.TemporaryDirectory(prefix="pmc-bench-") as tmp:
             d = Path(tmp)
             single = make_events(args.single, "s")
             batched = make_events(args.events, "b")
             keep("r_single", raw_single(d / "raw1.sqlite", raw_rows(single)))
-            keep("l_single", asyncio.run(ledger_single(d / "l1.sqlite", single)))
-            keep("l_conc", asyncio.run(ledger_concurrent(d / "l3.sqlite", single, 100)))
+            keep("l_single", asyncio.run(timed_ledger(d / "l1.sqlite", single, one_at_a_time)))
+            keep("l_conc", asyncio.run(timed_ledger(d / "l3.sqlite", single, producers(100))))
             keep("r_batch", raw_batched(d / "raw2.sqlite", raw_rows(batched), args.batch))
-            keep("l_batch", asyncio.run(ledger_batched(d / "l2.sqlite", batched, args.batch)))
+            keep("l_batch", asyncio.run(timed_ledger(d / "l2.sqlite", batched, batches(args.batch))))
     r_single, l_single, l_conc, r_batch, l_batch = (best[k] for k in ("r_single", "l_single", "l_conc", "r_batch", "l_batch"))
     print(f"ledger bench ({args.single} single-event, {args.events} batched in {args.batch}s; WAL, synchronous=NORMAL;"
           f" best of {args.rounds} interleaved rounds)")
