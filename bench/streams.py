@@ -11,7 +11,8 @@ piece IDs renumbered, up to 100,000 pages. Figures:
   memory-mapped, so the page cache holds it, not the heap) for 10,000 and 100,000 pages, and what
   the finished index itself retains. The working memory on top of the index must not grow with
   the file.
-- reorder: AfpWriter writing all pieces in a random order against shutil.copyfile of the same file.
+- reorder: AfpWriter writing all pieces in a random order against shutil.copyfile of the same file;
+  and the same with a control code stamped on every sheet.
 
     .venv/bin/python bench/streams.py [--pages 100000] [--rounds 3]
 """
@@ -34,7 +35,8 @@ sys.path.insert(0, str(ROOT))
 
 from controller.streams.afp import AfpReader, iter_fields, tle  # noqa: E402
 from controller.streams.afp_writer import AfpWriter  # noqa: E402
-from controller.streams.base import plan_in_order  # noqa: E402
+from controller.commands.stream import control_code_stamps  # noqa: E402
+from controller.streams.base import EngineeringPlan, plan_in_order  # noqa: E402
 
 FIXTURE = ROOT / "fixtures" / "streams" / "afp" / "fop_statements.afp"
 
@@ -125,6 +127,10 @@ def main() -> int:
               f"peer copyfile {t_copy:.3f} s   ratio {t_write / t_copy:5.1f}x")
         back = reader.index(out_dir / "job-001.afp", job_id="B")
         assert [p.piece_id for p in back.pieces] == order
+        stamped = EngineeringPlan(plan.jobs, control_code_stamps(idx))
+        t_stamp = best(lambda: writer.write(idx, stamped, out_dir), 1)
+        print(f"  reorder+stamp  {t_stamp:8.3f} s  ({idx.sheets / t_stamp:,.0f} sheets/s)  "
+              f"peer copyfile {t_copy:.3f} s   ratio {t_stamp / t_copy:5.1f}x   (a PMC-CTL TLE on every sheet)")
         del back, idx
 
         rows = []

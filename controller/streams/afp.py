@@ -295,6 +295,7 @@ class _Group:
     plex: Plex | None = None
     imm_at_start: str | None = None  # the medium map in force when the group began
     own_imm: bool = False  # the group invokes a medium map before its first page
+    last_imm: str | None = None  # the last medium map the group itself invokes
     content_at: int | None = None  # first BPG, nested BNG or IMM: where a copied IMM goes
     page_list: list[tuple[int, int, bool]] | None = None  # (BPG offset, sheet in piece, starts a sheet)
     stamps: list[tuple[int, str, str]] | None = None  # (page in piece, TLE name, value)
@@ -489,6 +490,7 @@ class _Walker:
                 g = _Group(self.ordinal, start, bytes(buf[start + 9:start + 17]), eng_end[k],
                            tles=list(zip(names[ts[k]:te[k]], values[ts[k]:te[k]])), pages=n, sheets=sheets,
                            first_page=first_page, plex=plex, imm_at_start=imm_at_start, own_imm=content_at is not None,
+                           last_imm=self.imm if content_at is not None else None,
                            content_at=content_at if content_at is not None else (bpg_off[k] if n else eng_off_l[k]),
                            problem=problem)
                 lay.groups.append(g)
@@ -752,6 +754,8 @@ class _Walker:
             self.imm = _name8(self.buf, f, self.encoding) or None
             self.side = 0  # an IMM always starts a new sheet
             g = self.cur
+            if g is not None:
+                g.last_imm = self.imm
             if g is not None and g.pages == 0:
                 g.own_imm = True
                 if g.content_at is None:

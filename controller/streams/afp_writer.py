@@ -19,7 +19,7 @@ from pathlib import Path
 
 from controller.errors import StreamError
 from controller.model import Plex
-from controller.streams.afp import IMB_TLE, STAMP_TLE, AfpReader, TleMapping, _Damage, iter_fields, structured_field, tle
+from controller.streams.afp import IMB_TLE, STAMP_TLE, AfpReader, TleMapping, iter_fields, structured_field, tle
 from controller.streams.base import EngineeringPlan, StreamFormat, StreamIndex, check_plan
 
 logger = logging.getLogger(__name__)
@@ -42,7 +42,7 @@ class AfpWriter:
         src = Path(index.path)
         out_dir = Path(out_dir)
         out_dir.mkdir(parents=True, exist_ok=True)
-        lay = self.reader.layout(src, detail=True)
+        lay = self.reader.layout(src, detail=bool(plan.stamps))  # pages one by one only to stamp them
         if lay.documents != 1:
             raise StreamError(f"the writer handles print files of one document; this one has {lay.documents}",
                               path=str(src))
@@ -88,7 +88,7 @@ class AfpWriter:
                                     f"next piece in print job {job.name} would print on its back", path=str(src),
                                     offset=g.start, piece_id=pid)
                         else:
-                            in_force = _last_imm(mm, g) or in_force
+                            in_force = g.last_imm or in_force
                         inserts += self._stamps(mm, g, pid, plan, pieces[pid].sheets)
                         _copy(dst, mm, start, g.end, inserts)
                     _copy(dst, mm, epilogue_start, len(mm))
@@ -116,17 +116,6 @@ class AfpWriter:
 
 def _name8(name: str) -> bytes:
     return name.ljust(8).encode("cp500")[:8]
-
-
-def _last_imm(mm, g) -> str | None:
-    last = None
-    try:
-        for f in iter_fields(mm, g.start, g.end):
-            if f.name == "IMM":
-                last = bytes(mm[f.data_start:f.data_start + 8]).decode("cp500", "replace").strip() or None
-    except _Damage as exc:  # the reader walked it already: only a file changed underfoot gets here
-        raise StreamError(exc.message, offset=exc.offset) from None
-    return last
 
 
 def _after_environment(mm, bpg: int, end: int) -> int:
