@@ -809,13 +809,24 @@ class _Connection:
         self.reader, self.writer = reader, writer
 
 
+class _Slot:
+    """One place in the connection pool: a kept-alive connection, or None until one is needed."""
+
+    __slots__ = ("conn",)
+
+    def __init__(self) -> None:
+        self.conn: _Connection | None = None
+
+
 class IppPrinter:
     """An IPP printer, opened by URL: `async with IppPrinter("ipp://host:631/ipp/print") as p: ...`.
 
-    One keep-alive connection, used by one request at a time (requests queue on a lock); it is
-    reopened when the printer closes it. Every wait is bounded by `timeout` seconds. A request the
-    printer answers with `server-error-busy` is sent again after a jittered exponential backoff, up
-    to `busy_retries` times.
+    Up to `connections` keep-alive connections, one request at a time on each, the most recently
+    used first (so a lone poller keeps one connection; a status poll does not wait behind a long
+    document upload when there are two). A connection the printer closes is reopened. Every wait is
+    bounded: `timeout` seconds for a free connection, and for an answer, plus one second per MB of
+    document sent. A request answered `server-error-busy` is sent again after a jittered
+    exponential backoff, up to `busy_retries` times.
     """
 
     def __init__(
@@ -829,6 +840,7 @@ class IppPrinter:
         user: str = "pmc",
         ssl_context: ssl.SSLContext | None = None,
         name: str | None = None,
+        connections: int = 2,
     ) -> None:
         parts = urlsplit(url)
         if parts.scheme not in ("ipp", "ipps", "http", "https") or not parts.hostname:
@@ -847,8 +859,12 @@ class IppPrinter:
         self.busy_backoff_max = busy_backoff_max
         self.user = user
         self._ssl = ssl_context if ssl_context is not None else (ssl.create_default_context() if self._tls else None)
-        self._conn: _Connection | None = None
-        self._lock = asyncio.Lock()
+        if connections < 1:
+            raise ValueError(f"an IPP printer needs at least one connection, not {connections}")
+        self._slots = [_Slot() for _ in range(connections)]
+        self._free: asyncio.LifoQueue[_Slot] = asyncio.LifoQueue()
+        for slot in reversed(self._slots):
+            self._free.put_nowait(slot)
         self._request_id = 0
         self._rng = random.Random()
         self.busy_retried = 0  # how many times a busy answer was retried, for tests and metrics
@@ -859,12 +875,17 @@ class IppPrinter:
     async def __aexit__(self, *exc_info: object) -> None:
         await self.aclose()
 
-    async def aclose(self) -> None:
-        async with self._lock:
-            await self._drop()
+    @property
+    def open_connections(self) -> int:
+        return sum(1 for slot in self._slots if slot.conn is not None)
 
-    async def _drop(self) -> None:
-        conn, self._conn = self._conn, None
+    async def aclose(self) -> None:
+        for slot in self._slots:
+            await self._drop(slot)
+
+    @staticmethod
+    async def _drop(slot: _Slot) -> None:
+        conn, slot.conn = slot.conn, None
         if conn is None:
             return
         conn.writer.close()
@@ -909,54 +930,66 @@ class IppPrinter:
         return response
 
     async def _exchange(self, body: bytes, *, idempotent: bool) -> IppMessage:
-        async with self._lock:
-            for attempt in (0, 1):
-                if self._conn is not None and (self._conn.reader.at_eof() or self._conn.writer.is_closing()):
-                    await self._drop()  # closed by the printer while idle: seen before sending anything
-                reused = self._conn is not None
-                try:
-                    async with asyncio.timeout(self.timeout):
-                        conn = await self._connect()
-                        head = (
-                            f"POST {self._path} HTTP/1.1\r\nHost: {self._http_host}\r\n"
-                            f"Content-Type: application/ipp\r\nContent-Length: {len(body)}\r\n"
-                            f"User-Agent: pmc\r\n\r\n"
-                        ).encode("ascii")
-                        conn.writer.write(head + body)
-                        await conn.writer.drain()
-                        status, headers, payload = await self._read_response(conn)
-                except TimeoutError:
-                    await self._drop()
-                    raise DeviceTimeoutError(f"no IPP answer within {self.timeout:g}s", device=self.name) from None
-                except _StaleConnection:
-                    await self._drop()
-                    if reused and attempt == 0 and idempotent:
-                        # the printer closed an idle keep-alive connection as we sent: send again. A job
-                        # submission is not resent: it may have been accepted, and a page is printed once.
-                        continue
-                    raise DeviceError("the printer closed the connection without answering", device=self.name) from None
-                except WireProtocolError:
-                    await self._drop()
-                    raise
-                except (OSError, ssl.SSLError, asyncio.IncompleteReadError) as exc:
-                    await self._drop()
-                    raise DeviceError(f"IPP connection to {self._host}:{self._port} failed: {exc}", device=self.name) from None
-                framed = "content-length" in headers or "chunked" in headers.get("transfer-encoding", "").lower()
-                if headers.get("connection", "").lower() == "close" or not framed:
-                    await self._drop()
-                if status != 200:
-                    raise IppHttpError(f"HTTP {status} from {self._path}", http_status=status, device=self.name)
-                return decode(payload, device=self.name)
-        raise AssertionError("unreachable")
+        try:
+            async with asyncio.timeout(self.timeout):
+                slot = await self._free.get()
+        except TimeoutError:
+            raise DeviceTimeoutError(f"all {len(self._slots)} IPP connections busy for {self.timeout:g}s",
+                                     device=self.name) from None
+        try:
+            return await self._exchange_on(slot, body, idempotent)
+        finally:
+            self._free.put_nowait(slot)
 
-    async def _connect(self) -> _Connection:
-        if self._conn is None:
-            reader, writer = await asyncio.open_connection(
-                self._host, self._port, ssl=self._ssl,
-                server_hostname=self._host if self._ssl is not None else None,
-            )
-            self._conn = _Connection(reader, writer)
-        return self._conn
+    async def _exchange_on(self, slot: _Slot, body: bytes, idempotent: bool) -> IppMessage:
+        limit = self.timeout + len(body) / 1_000_000  # a big document gets time to go over the wire
+        for attempt in (0, 1):
+            if slot.conn is not None and (slot.conn.reader.at_eof() or slot.conn.writer.is_closing()):
+                await self._drop(slot)  # closed by the printer while idle: seen before sending anything
+            reused = slot.conn is not None
+            try:
+                async with asyncio.timeout(limit):
+                    if slot.conn is None:
+                        reader, writer = await asyncio.open_connection(
+                            self._host, self._port, ssl=self._ssl,
+                            server_hostname=self._host if self._ssl is not None else None,
+                        )
+                        slot.conn = _Connection(reader, writer)
+                    conn = slot.conn
+                    head = (
+                        f"POST {self._path} HTTP/1.1\r\nHost: {self._http_host}\r\n"
+                        f"Content-Type: application/ipp\r\nContent-Length: {len(body)}\r\n"
+                        f"User-Agent: pmc\r\n\r\n"
+                    ).encode("ascii")
+                    conn.writer.write(head + body)
+                    await conn.writer.drain()
+                    status, headers, payload = await self._read_response(conn)
+            except TimeoutError:
+                await self._drop(slot)
+                raise DeviceTimeoutError(f"no IPP answer within {limit:g}s", device=self.name) from None
+            except _StaleConnection:
+                await self._drop(slot)
+                if reused and attempt == 0 and idempotent:
+                    # the printer closed an idle keep-alive connection as we sent: send again. A job
+                    # submission is not resent: it may have been accepted, and a page is printed once.
+                    continue
+                raise DeviceError("the printer closed the connection without answering", device=self.name) from None
+            except WireProtocolError:
+                await self._drop(slot)
+                raise
+            except (OSError, ssl.SSLError, asyncio.IncompleteReadError) as exc:
+                await self._drop(slot)
+                raise DeviceError(f"IPP connection to {self._host}:{self._port} failed: {exc}", device=self.name) from None
+            except BaseException:
+                await self._drop(slot)  # cancelled mid-exchange: the connection is in an unknown state
+                raise
+            framed = "content-length" in headers or "chunked" in headers.get("transfer-encoding", "").lower()
+            if headers.get("connection", "").lower() == "close" or not framed:
+                await self._drop(slot)
+            if status != 200:
+                raise IppHttpError(f"HTTP {status} from {self._path}", http_status=status, device=self.name)
+            return decode(payload, device=self.name)
+        raise AssertionError("unreachable")
 
     async def _read_response(self, conn: _Connection) -> tuple[int, dict[str, str], bytes]:
         while True:

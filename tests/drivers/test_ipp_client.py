@@ -276,3 +276,66 @@ async def test_supply_levels_follow_the_toner():
     level = sim.model.toner_low_percent
     assert status.attributes["marker-levels"].value == int(level)
     assert f"level={int(level)};".encode() in status.attributes["printer-supply"].value
+
+
+class HoldFirstConnection:
+    """The first connection's request is never answered; later connections are answered at once."""
+
+    def __init__(self) -> None:
+        self.connections = 0
+        self._writers: list[asyncio.StreamWriter] = []
+        self._release = asyncio.Event()
+
+    async def _handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        self.connections += 1
+        first = self.connections == 1
+        self._writers.append(writer)
+        try:
+            while True:
+                head = await reader.readuntil(b"\r\n\r\n")
+                length = int(next(line.split(b":")[1] for line in head.split(b"\r\n") if line.lower().startswith(b"content-length")))
+                await reader.readexactly(length)
+                if first:
+                    await self._release.wait()
+                    break
+                writer.write(http(_ok_response()))
+                await writer.drain()
+        except (asyncio.IncompleteReadError, ConnectionError):
+            pass
+        finally:
+            writer.close()
+
+    async def __aenter__(self) -> str:
+        self._server = await asyncio.start_server(self._handle, "127.0.0.1", 0)
+        return f"ipp://127.0.0.1:{self._server.sockets[0].getsockname()[1]}/ipp/print"
+
+    async def __aexit__(self, *exc: object) -> None:
+        self._release.set()
+        self._server.close()
+        for w in self._writers:
+            w.close()
+        await self._server.wait_closed()
+        await asyncio.sleep(0)
+
+
+async def test_a_status_poll_does_not_wait_behind_a_stuck_upload():
+    async with HoldFirstConnection() as url, IppPrinter(url, timeout=0.5) as client:
+        upload = asyncio.create_task(client.print_job(PAGES, document_format=PAGE_LIST), name="upload")
+        await asyncio.sleep(0.05)
+        assert (await client.status()).state == PrinterState.IDLE
+        assert client.open_connections == 2
+        with pytest.raises(DeviceTimeoutError):
+            await upload
+
+
+async def test_with_one_connection_a_poll_behind_a_stuck_upload_times_out():
+    big = b"-\n" * 1_000_000  # 2 MB: the upload gets 2 s more than the poll's 0.3 s
+    async with HoldFirstConnection() as url, IppPrinter(url, timeout=0.3, connections=1) as client:
+        upload = asyncio.create_task(client.print_job(big, document_format=PAGE_LIST), name="upload")
+        await asyncio.sleep(0.05)
+        with pytest.raises(DeviceTimeoutError, match="connections busy"):
+            await client.status()
+        upload.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await upload
+        assert client.open_connections == 0  # a cancelled exchange leaves no half-used connection
