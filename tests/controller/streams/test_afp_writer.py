@@ -139,3 +139,19 @@ def test_a_plan_that_loses_a_piece_is_refused(tmp_path):
     idx = AfpReader().index(FIX / "fop_plain.afp", job_id="J")
     with pytest.raises(StreamError, match="in no print job"):
         AfpWriter().write(idx, plan_in_order(idx, [p.piece_id for p in idx.pieces][1:]), tmp_path)
+
+
+def test_barcode_objects_carry_the_same_control_codes_as_the_twins(tmp_path):
+    from controller.streams.afp_bcoca import DATAMATRIX, read_datamatrix_objects
+
+    idx = AfpReader().index(FIX / "fop_plain.afp", job_id="RUN2")
+    order = [p.piece_id for p in reversed(idx.pieces)]
+    plan = EngineeringPlan(jobs=(PrintJobPlan("job-001", tuple(order)),), stamps=_stamps_for(idx))
+    (out,) = AfpWriter(barcodes=True).write(idx, plan, tmp_path)
+    back = AfpReader().index(out, job_id="RUN2")
+    assert [p.piece_id for p in back.pieces] == order
+    twins = [v for _, _, name, v in read_stamps(out) if name == STAMP_TLE]
+    objects = read_datamatrix_objects(out.read_bytes())
+    assert [k for k, _ in objects] == [DATAMATRIX] * len(twins) and len(twins) == back.sheets
+    assert [v for _, v in objects] == twins
+    assert all(decode(v) for v in twins)
