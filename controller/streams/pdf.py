@@ -13,7 +13,9 @@ Reading (pikepdf: the document structure only, no content stream is parsed or re
 Writing (pikepdf, in place): the source is opened once; for each print job the page tree is rebuilt
 flat with the job's pages in plan order, a new outline (one top-level entry per piece) and new
 document parts (one DPart per piece, /DPM carrying PieceID, PostalCode and Address) are made, and the
-file is saved; pages not in the job are not reachable and so not written.
+file is saved; pages not in the job are not reachable and so not written. DParts are written when the
+source had them or when its pieces were not indexed from outline titles (which are written back as they
+were, so they still carry the recipients).
 
 Stamps: on the front page of each sheet, the control code as a DataMatrix image (one image pixel per
 module, /Interpolate false) and, on the sheet with the address block, the Intelligent Mail barcode as
@@ -488,6 +490,9 @@ class PdfWriter:
         pages_root = root.Pages
         _flatten_inherited(page_objs, pages_root)
         had_labels = "/PageLabels" in root
+        # DParts carry each piece's recipient and postal code; an outline-indexed source keeps them in its
+        # titles, which are written back as they were, so it gets DParts only when it had them
+        write_dparts = "/DPartRoot" in root or any("title" not in p.index for p in index.pieces)
         # these point at pages across the whole file: a split file would drag every page along
         for key in ("/Outlines", "/DPartRoot", "/PageLabels", "/Dests", "/OpenAction", "/StructTreeRoot", "/AcroForm"):
             if key in root:
@@ -499,11 +504,14 @@ class PdfWriter:
                 if key in o:
                     del o[key]
             o.Parent = pages_root
-        wrap_open = pdf.make_stream(b"q\n")
+        wrap_open = pdf.make_stream(b"q\n") if plan.stamps else None
         pieces = {p.piece_id: p for p in index.pieces}
         stamp_time = pikepdf.String(datetime.datetime.now(datetime.timezone.utc).strftime("D:%Y%m%d%H%M%SZ"))
         save_args = dict(stream_decode_level=pikepdf.StreamDecodeLevel.none,
-                         object_stream_mode=pikepdf.ObjectStreamMode.disable, fix_metadata_version=False)
+                         object_stream_mode=pikepdf.ObjectStreamMode.disable, fix_metadata_version=False,
+                         # streams keep the compression they came with (flate-compressing every uncompressed
+                         # one again on each save triples the time)
+                         compress_streams=False)
         for job in plan.jobs:
             kids = []
             outline_items = []
@@ -524,18 +532,8 @@ class PdfWriter:
                 outline_items.append(pdf.make_indirect(pikepdf.Dictionary(
                     Title=pikepdf.String(piece.index.get("title") or outline_title(piece)),
                     Dest=pikepdf.Array([objs[0], pikepdf.Name.Fit]))))
-                dpm = pikepdf.Dictionary(PieceID=pikepdf.String(pid),
-                                         Address=pikepdf.Array([pikepdf.String(x) for x in piece.recipient]))
-                if piece.postal_code:
-                    dpm.PostalCode = pikepdf.String(piece.postal_code)
-                for k, v in piece.index.items():
-                    if k not in ("title", "label") and re.fullmatch(r"[A-Za-z][A-Za-z0-9_]*", k):
-                        dpm[f"/{k}"] = pikepdf.String(v)
-                leaf = pdf.make_indirect(pikepdf.Dictionary(Type=pikepdf.Name.DPart, Parent=dpart_root_node,
-                                                            Start=objs[0], End=objs[-1], DPM=dpm))
-                for o in objs:
-                    o.DPart = leaf
-                dparts.append(leaf)
+                if write_dparts:
+                    dparts.append(self._dpart(pdf, piece, objs, dpart_root_node))
                 if had_labels:
                     label_nums += [start_at, pikepdf.Dictionary(
                         S=pikepdf.Name.D, P=pikepdf.String(piece.index.get("label") or f"{pid}-"), St=1)]
@@ -551,14 +549,30 @@ class PdfWriter:
             if outline_items:
                 outlines.First, outlines.Last = outline_items[0], outline_items[-1]
             root.Outlines = outlines
-            dpart_root_node.DParts = pikepdf.Array([pikepdf.Array(dparts)])
-            root.DPartRoot = pdf.make_indirect(pikepdf.Dictionary(
-                Type=pikepdf.Name.DPartRoot, DPartRootNode=dpart_root_node, RecordLevel=1))
+            if write_dparts:
+                dpart_root_node.DParts = pikepdf.Array([pikepdf.Array(dparts)])
+                root.DPartRoot = pdf.make_indirect(pikepdf.Dictionary(
+                    Type=pikepdf.Name.DPartRoot, DPartRootNode=dpart_root_node, RecordLevel=1))
             if had_labels:
                 root.PageLabels = pikepdf.Dictionary(Nums=pikepdf.Array(label_nums))
             tmp = out_dir / f".{job.name}.pdf.part"
             written.append(tmp)
             pdf.save(tmp, **save_args)
+
+    @staticmethod
+    def _dpart(pdf: pikepdf.Pdf, piece: Piece, objs: list, parent: pikepdf.Dictionary) -> pikepdf.Dictionary:
+        dpm = pikepdf.Dictionary(PieceID=pikepdf.String(piece.piece_id),
+                                 Address=pikepdf.Array([pikepdf.String(x) for x in piece.recipient]))
+        if piece.postal_code:
+            dpm.PostalCode = pikepdf.String(piece.postal_code)
+        for k, v in piece.index.items():
+            if k not in ("title", "label") and re.fullmatch(r"[A-Za-z][A-Za-z0-9_]*", k):
+                dpm[f"/{k}"] = pikepdf.String(v)
+        leaf = pdf.make_indirect(pikepdf.Dictionary(Type=pikepdf.Name.DPart, Parent=parent,
+                                                    Start=objs[0], End=objs[-1], DPM=dpm))
+        for o in objs:
+            o.DPart = leaf
+        return leaf
 
     def _stamp(self, pdf: pikepdf.Pdf, page: pikepdf.Dictionary, stamp: SheetStamp, wrap_open: pikepdf.Stream,
                stamp_time: pikepdf.String) -> None:
@@ -598,9 +612,12 @@ _INHERITABLE = ("/Resources", "/MediaBox", "/CropBox", "/Rotate")
 
 def _flatten_inherited(page_objs: list, pages_root: pikepdf.Dictionary) -> None:
     """Copy attributes a page inherits from its ancestors onto the page, before the tree is rebuilt flat."""
+    root = pages_root.objgen
     for o in page_objs:
-        missing = [k for k in _INHERITABLE if k not in o]
         node = o.get("/Parent")
+        if isinstance(node, pikepdf.Dictionary) and node.objgen == root:
+            continue  # the page stays under the root, so what it inherits from there stays in force
+        missing = [k for k in _INHERITABLE if k not in o]
         depth = 0
         while missing and isinstance(node, pikepdf.Dictionary) and depth < 64:
             for k in list(missing):
