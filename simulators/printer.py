@@ -263,6 +263,7 @@ _JOB_TEMPLATE = ("copies", "finishings", "media", "media-col", "orientation-requ
                  "print-quality", "printer-resolution", "sides", "job-priority", "job-hold-until", "job-sheets",
                  "multiple-document-handling", "number-up", "page-ranges", "print-color-mode")
 _JOB_DEFAULT_GET_JOBS = ("job-uri", "job-id")
+_PRINTABLE = frozenset({JobState.PENDING, JobState.PROCESSING, JobState.PROCESSING_STOPPED})
 
 
 class _IppFail(Exception):
@@ -306,6 +307,7 @@ class SimIppPrinter:
         self._rng = random.Random(seed)
         self._random_rates: dict[Fault, float] = {}
         self._jam_pending = False
+        self._active: SimJob | None = None
         # byte-level hook on every IPP answer (the encoded message, before HTTP framing): truncate or
         # garble it to test a client's error handling
         self.wire_hook: Callable[[bytes], bytes] | None = None
@@ -454,10 +456,12 @@ class SimIppPrinter:
         return None
 
     def _next_job(self) -> SimJob | None:
-        ready = [j for j in self.state.jobs.values()
-                 if j.state in (JobState.PENDING, JobState.PROCESSING, JobState.PROCESSING_STOPPED)
-                 and not j.waiting_for_document]
-        return min(ready, key=lambda j: j.job_id) if ready else None
+        active = self._active
+        if active is not None and active.state in _PRINTABLE and not active.waiting_for_document:
+            return active  # the job on the marker stays there: no scan of the whole job table per sheet
+        ready = [j for j in self.state.jobs.values() if j.state in _PRINTABLE and not j.waiting_for_document]
+        self._active = min(ready, key=lambda j: j.job_id) if ready else None
+        return self._active
 
     async def _wait_change(self) -> None:
         self._changed.clear()
