@@ -199,3 +199,33 @@ def test_a_split_into_many_jobs_goes_through_chunks_and_keeps_every_piece(tmp_pa
         assert pieces_view(again) == expected_after(index, job.piece_ids)
         assert [t["ControlCode"] for t in pdf.read_page_twins(f) if t] == [
             plan.stamps[(job.piece_ids[0], s)].control_code for s in range(1, again.pieces[0].sheets + 1)]
+
+
+def test_pages_under_a_nested_tree_keep_what_they_inherited(tmp_path):
+    src = tmp_path / "nested.pdf"
+    with pikepdf.open(PDF_DIR / "outline.pdf") as doc:
+        root = doc.Root.Pages
+        pages = [p.obj for p in doc.pages]
+        halves = [pages[:10], pages[10:]]
+        nodes = []
+        for half in halves:
+            node = doc.make_indirect(pikepdf.Dictionary(Type=pikepdf.Name.Pages, Parent=root, Count=len(half),
+                                                        Kids=pikepdf.Array(half),
+                                                        MediaBox=pikepdf.Array([0, 0, 612, 792]),
+                                                        Resources=half[0].Resources))
+            for page in half:
+                page.Parent = node
+                del page["/MediaBox"]
+                del page["/Resources"]
+            nodes.append(node)
+        root.Kids = pikepdf.Array(nodes)
+        doc.save(src)
+    index = pdf.READER.index(src, job_id="J1")
+    assert pieces_view(index) == expected_sample()
+    plan = shuffled_plan(index, seed=8, jobs=2)
+    for f in pdf.WRITER.write(index, plan, tmp_path / "out"):
+        with pikepdf.open(f) as out:
+            for page in out.pages:
+                assert page.obj.Parent == out.Root.Pages
+                assert list(page.obj.MediaBox) == [0, 0, 612, 792]
+                assert "/Font" in page.obj.Resources and "/XObject" in page.obj.Resources
