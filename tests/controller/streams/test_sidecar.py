@@ -133,3 +133,28 @@ def test_apply_sidecar_keeps_the_stream_values():
     out = apply_sidecar(idx, [SidecarEntry("A", 0, 1, ("F",), "2", frozenset({3}), {"K": "v"})])
     p = out.pieces[0]
     assert (p.recipient, p.postal_code, p.inserts, dict(p.index)) == (("S",), "1", frozenset({3}), {"K": "v"})
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.text(max_size=300), st.sampled_from(["csv", "json"]))
+def test_any_text_parses_or_is_a_stream_error(text, kind):
+    try:
+        entries = parse_sidecar(text, kind=kind)
+    except StreamError:
+        return
+    assert all(e.pages >= 1 and e.first_page >= 0 for e in entries)
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.data())
+def test_damaged_index_files_parse_or_fail_plainly(data):
+    good = (FIX / "fop_statements.csv").read_text()
+    cut = data.draw(st.integers(0, len(good)))
+    flip = data.draw(st.integers(0, max(cut - 1, 0)))
+    ch = data.draw(st.sampled_from([",", "\n", '"', "x", "0", ""]))
+    text = good[:cut]
+    text = text[:flip] + ch + text[flip + 1:]
+    try:
+        parse_sidecar(text, kind="csv")
+    except StreamError as exc:
+        assert "line" in str(exc) or "header" in str(exc) or "piece" in str(exc)

@@ -72,3 +72,21 @@ def test_split_at_pieces_and_by_count(tmp_path, capsys):
 def test_split_at_an_unknown_piece_is_a_failure(tmp_path, capsys):
     assert main(["stream", "split", AFP, "--at", "NOPE", "--out", str(tmp_path)]) == 1
     assert "NOPE" in capsys.readouterr().err
+
+
+def test_progress_is_shown_on_request(tmp_path, capsys):
+    assert main(["stream", "split", AFP, "--jobs", "2", "--out", str(tmp_path), "--progress"]) == 0
+    err = capsys.readouterr().err
+    assert "indexing fop_statements.afp" in err and "writing 2 print jobs" in err and "100%" in err
+
+
+def test_the_demo_stage_engineers_and_reads_back_in_postal_order(tmp_path):
+    from controller.commands.stream import run_stream_demo
+
+    lines: list[str] = []
+    demo = run_stream_demo(tmp_path, jobs=3, say=lines.append)
+    assert len(demo.outputs) == 3 and all(p.is_file() for p in demo.outputs)
+    postal = [p.postal_code for b in demo.reindexed for p in b.pieces]
+    assert postal == sorted(postal) and len(postal) == len(demo.index.pieces)
+    code = decode(demo.sample_code)
+    assert code.sheet == 1 and len(lines) == 2
