@@ -75,4 +75,4 @@ def pytest_collection_modifyitems(items):
     for item in items:
         fn = getattr(item, "function", None)
         if fn is not None and inspect.iscoroutinefunction(fn):
-            item.fixturenames.append("no_leaked_tasks")
+            item.fixturenames.insert(0, "no_leaked_tasks")  # set up first, torn down after the test's own fixtures
