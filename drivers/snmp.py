@@ -35,6 +35,7 @@ from pysnmp.error import PySnmpError
 from pysnmp.hlapi.v3arch.asyncio import (
     CommunityData,
     SnmpEngine,
+    Udp6TransportTarget,
     UdpTransportTarget,
     UsmUserData,
     usmAesCfb128Protocol,
@@ -505,7 +506,8 @@ class _Address:
 
     @property
     def name(self) -> str:
-        return f"snmp://{self.host}:{self.port}"
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        return f"snmp://{host}:{self.port}"
 
 
 def _parse_url(url: str) -> _Address:
@@ -946,7 +948,8 @@ class SnmpManager:
         device_index: int = 1,
         name: str | None = None,
     ) -> SnmpPrinter:
-        """A printer at `snmp://host[:port]?community=NAME[&version=1|2c|3]`; v3 when `credentials` are given."""
+        """A printer at `snmp://host[:port]?community=NAME[&version=1|2c|3]` (IPv6: `snmp://[::1]:port`);
+        SNMPv3 when `credentials` are given."""
         return await self._open(url, credentials, timeout, retries, device_index, name, owns=False)
 
     async def _open(self, url, credentials, timeout, retries, device_index, name, owns) -> SnmpPrinter:
@@ -968,7 +971,8 @@ class SnmpManager:
             auth = CommunityData(address.community, mpModel=0 if address.version == "1" else 1)
         device = name or address.name
         try:
-            target = await UdpTransportTarget.create((address.host, address.port), timeout=timeout, retries=retries)
+            kind = Udp6TransportTarget if ":" in address.host else UdpTransportTarget
+            target = await kind.create((address.host, address.port), timeout=timeout, retries=retries)
             target_name, _ = LCD.configure(self._engine, auth, target, b"")
         except PySnmpError as exc:
             raise DeviceError(f"cannot set up SNMP target: {exc}", device=device) from None

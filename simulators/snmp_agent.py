@@ -20,7 +20,7 @@ import time
 from dataclasses import dataclass
 from typing import Callable, Sequence
 
-from pysnmp.carrier.asyncio.dgram import udp
+from pysnmp.carrier.asyncio.dgram import udp, udp6
 from pysnmp.entity import config, engine
 from pysnmp.entity.rfc3413 import cmdrsp, context
 from pysnmp.error import PySnmpError
@@ -418,7 +418,7 @@ _PRIV = {
 }
 
 
-class _HookedUdpTransport(udp.UdpAsyncioTransport):
+class _ResponseHook:
     """pysnmp's UDP transport with a byte-level hook on every answer, to garble, truncate or drop it."""
 
     def __init__(self, hook: Callable[[bytes], bytes | None], **kwargs) -> None:
@@ -429,6 +429,14 @@ class _HookedUdpTransport(udp.UdpAsyncioTransport):
         data = self._hook(bytes(outgoingMessage))
         if data is not None:
             super().send_message(data, transportAddress)
+
+
+class _HookedUdpTransport(_ResponseHook, udp.UdpAsyncioTransport):
+    pass
+
+
+class _HookedUdp6Transport(_ResponseHook, udp6.Udp6AsyncioTransport):
+    pass
 
 
 class SimSnmpAgent:
@@ -459,7 +467,8 @@ class SimSnmpAgent:
 
     @property
     def url(self) -> str:
-        return f"snmp://{self._host}:{self.port}?community={self._community}"
+        host = f"[{self._host}]" if ":" in self._host else self._host
+        return f"snmp://{host}:{self.port}?community={self._community}"
 
     @property
     def requests_answered(self) -> int:
@@ -473,22 +482,25 @@ class SimSnmpAgent:
         await self.aclose()
 
     async def start(self) -> None:
-        sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        ipv6 = ":" in self._host
+        sock = socket.socket(socket.AF_INET6 if ipv6 else socket.AF_INET, socket.SOCK_DGRAM)
         try:
             sock.bind((self._host, self._port))
             sock.setblocking(False)
             self.port = sock.getsockname()[1]
             eng = engine.SnmpEngine()
-            if self._response_hook is None:
-                transport = udp.UdpAsyncioTransport().open_server_mode(sock=sock)
+            if ipv6:
+                kind, hooked, domain = udp6.Udp6AsyncioTransport, _HookedUdp6Transport, udp6.DOMAIN_NAME
             else:
-                transport = _HookedUdpTransport(self._response_hook).open_server_mode(sock=sock)
+                kind, hooked, domain = udp.UdpAsyncioTransport, _HookedUdpTransport, udp.DOMAIN_NAME
+            transport = kind() if self._response_hook is None else hooked(self._response_hook)
+            transport = transport.open_server_mode(sock=sock)
         except BaseException:
             sock.close()
             raise
         self._engine = eng
         try:
-            config.add_transport(eng, udp.DOMAIN_NAME, transport)
+            config.add_transport(eng, domain, transport)
             await transport._lport  # the endpoint exists once this resolves; pysnmp keeps no other handle
             config.add_v1_system(eng, "pmc-sim-area", self._community)
             for security_model in (1, 2):  # SNMPv1 and v2c

@@ -489,3 +489,13 @@ async def test_poll_urls_polls_each_printer_once_and_releases_everything():
     assert [s.printer_name for s in statuses] == ["lp-a", "lp-b"]
     assert [len(s.alerts) for s in statuses] == [0, 1]
     assert answered == (1, 1)
+
+
+async def test_an_ipv6_printer():
+    state = _printer()
+    async with sim.SimSnmpAgent(lambda: state, host="::1") as agent:
+        assert agent.url.startswith("snmp://[::1]:")
+        async with await open_snmp_printer(agent.url) as printer:
+            status = await printer.poll()
+    assert status.reachable and status.printer_name == "lp-7"
+    assert status.device == f"snmp://[::1]:{agent.port}"

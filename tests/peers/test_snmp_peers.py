@@ -411,3 +411,13 @@ async def test_snmpv1_get_works_and_poll_says_it_needs_getbulk(snmpd):
         status = await host.poll()
     assert isinstance(got[(1, 3, 6, 1, 2, 1, 1, 3, 0)], int)
     assert not status.reachable and "GETBULK" in status.problems[0]
+
+
+async def test_snmpget_reads_the_agent_over_ipv6(netsnmp_env):
+    snmpget = _need("snmpget")
+    state = _busy_printer(time.monotonic())
+    async with SimSnmpAgent(lambda: state, host="::1") as agent:
+        code, out, err = await _run(netsnmp_env, snmpget, "-v2c", "-c", "public", "-On",
+                                    f"udp6:[::1]:{agent.port}", "1.3.6.1.2.1.43.5.1.1.16.1")
+    assert code == 0, err
+    assert _parse(out)[0][2] == "lp-3"
