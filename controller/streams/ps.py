@@ -116,19 +116,20 @@ def scan(path: str, data: bytes | mmap.mmap) -> _Scan:
                     end += count
             elif line.startswith(b"%%Page:"):
                 m = _PAGE.match(line)
+                this_page = len(pages) + (2 if page_start is not None else 1)
                 if trailer_start is not None:
                     raise StreamError("%%Page: after %%Trailer", path=path, offset=pos)
                 if m is None:
                     raise StreamError(f"malformed %%Page: comment {line[:60]!r}", path=path, offset=pos,
-                                      page=len(pages) + 1)
+                                      page=this_page)
                 try:
                     ordinal = int(m.group(2))
                 except ValueError:
                     raise StreamError(f"%%Page: ordinal {m.group(2)[:20]!r} is not a number", path=path, offset=pos,
-                                      page=len(pages) + 1) from None
+                                      page=this_page) from None
                 if ordinal != ordinal_expected:
                     raise StreamError(f"%%Page: ordinal {ordinal} where {ordinal_expected} was expected", path=path,
-                                      offset=pos, page=len(pages) + 1)
+                                      offset=pos, page=this_page)
                 ordinal_expected += 1
                 if page_start is not None:
                     pages.append((page_start, pos))

@@ -149,3 +149,24 @@ def test_stamped_page_carries_a_readable_datamatrix_raster_and_the_imb_rules(tmp
     bars = "".join("F" if t == top and b == bottom else "A" if t == top else "D" if b == bottom else "T"
                    for t, b in zip(tops, bottoms))
     assert bars == plan.stamps[(pid, 1)].imb_bars
+
+
+def test_lenient_import_quarantines_a_piece_without_postal_code(tmp_path):
+    data = (PCL_DIR / "statements.pcl").read_bytes()
+    victim = SAMPLE[5]
+    src = tmp_path / "nopostal.pcl"
+    src.write_bytes(data.replace(f"PMC-Piece {victim.piece_id} {victim.postal_code}".encode(),
+                                 f"PMC-Piece {victim.piece_id}".encode()))
+    index = pcl.READER.index(src, job_id="J1", lenient=True)
+    assert [q.piece_id for q in index.quarantined] == [victim.piece_id]
+    assert [p.piece_id for p in index.pieces] == [p.piece_id for p in SAMPLE if p is not victim]
+    with pytest.raises(StreamError) as err:
+        pcl.READER.index(src, job_id="J1")
+    assert err.value.piece_id == victim.piece_id and err.value.offset is not None
+
+
+def test_a_pjl_duplex_setting_makes_every_piece_duplex(tmp_path):
+    data = (PCL_DIR / "statements.pcl").read_bytes()
+    src = tmp_path / "pjl-duplex.pcl"
+    src.write_bytes(data.replace(b'@PJL JOB NAME="pmc sample"\r\n', b'@PJL JOB NAME="pmc sample"\r\n@PJL SET DUPLEX=ON\r\n', 1))
+    assert {p.plex for p in pcl.READER.index(src, job_id="J1").pieces} == {Plex.DUPLEX}

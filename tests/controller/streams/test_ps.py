@@ -119,3 +119,36 @@ def test_pages_count_at_end_is_read_from_the_trailer(tmp_path):
     assert ps.READER.index(good, job_id="J1").pages == 27
     with pytest.raises(StreamError, match="28"):
         ps.READER.index(bad, job_id="J1")
+
+
+def test_page_comments_inside_announced_binary_data_are_skipped(tmp_path):
+    data = (PS_DIR / "statements.ps").read_bytes()
+    blob = b"%%Page: 99 99\n\x00\xff%%Trailer\n"
+    src = tmp_path / "binary.ps"
+    src.write_bytes(data.replace(b"%%EndPageSetup\n", b"%%EndPageSetup\n%%BeginBinary: " + str(len(blob)).encode()
+                                 + b"\n" + blob + b"%%EndBinary\n", 1))
+    assert ps.READER.index(src, job_id="J1").pages == 27
+
+
+def test_page_ordinals_out_of_sequence_are_an_error_naming_the_page(tmp_path):
+    data = (PS_DIR / "statements.ps").read_bytes()
+    src = tmp_path / "ordinals.ps"
+    src.write_bytes(data.replace(b"%%Page: 5 5\n", b"%%Page: 5 6\n", 1))
+    with pytest.raises(StreamError) as err:
+        ps.READER.index(src, job_id="J1")
+    assert err.value.page == 5 and err.value.offset == data.index(b"%%Page: 5 5\n")
+
+
+def test_lenient_import_quarantines_a_piece_without_postal_code_and_keeps_the_rest(tmp_path):
+    data = (PS_DIR / "statements.ps").read_bytes()
+    victim = SAMPLE[2]
+    src = tmp_path / "nopostal.ps"
+    src.write_bytes(data.replace(f"%%PMC-Piece: {victim.piece_id} {victim.postal_code}".encode(),
+                                 f"%%PMC-Piece: {victim.piece_id}".encode()))
+    with pytest.raises(StreamError) as err:
+        ps.READER.index(src, job_id="J1")
+    assert err.value.piece_id == victim.piece_id
+    index = ps.READER.index(src, job_id="J1", lenient=True)
+    assert [q.piece_id for q in index.quarantined] == [victim.piece_id]
+    assert "postal code" in index.quarantined[0].reason
+    assert [p.piece_id for p in index.pieces] == [p.piece_id for p in SAMPLE if p is not victim]
