@@ -78,6 +78,19 @@ _CCSID = {37: "cp037", 273: "cp273", 277: "cp277", 278: "cp278", 280: "cp280", 2
           500: "cp500", 1140: "cp1140", 1141: "cp1141", 1148: "cp1148", 1026: "cp1026", 875: "cp875"}
 
 
+def _gather(arr: np.ndarray, starts: np.ndarray, lengths: np.ndarray, encoding: str) -> list[str]:
+    """The byte runs arr[start:start+length], decoded together, as a list of strings."""
+    lengths = np.maximum(lengths, 0)
+    total = int(lengths.sum())
+    if total == 0:
+        return [""] * int(starts.size)
+    bounds = np.concatenate(([0], np.cumsum(lengths)))
+    idx = np.repeat(starts - bounds[:-1], lengths) + np.arange(total)
+    text = arr[idx].tobytes().decode(encoding, "replace")
+    b = bounds.tolist()
+    return [text[x:y] for x, y in zip(b, b[1:])]
+
+
 def sf_name(code: int) -> str:
     return NAMES.get(code, f"X'{code:06X}'")
 
@@ -330,6 +343,8 @@ class _Walker:
         self.progress = progress
         self.sink: _IndexSink | None = None  # takes each finished group; else layout.groups keeps them
         self.imm_names: dict[bytes, str | None] = {}
+        self.name_ids: dict[str, int] = {}  # TLE attribute names met so far, numbered
+        self.name_of: list[str] = []
         self.default_plex = default_plex
         self.maps: dict[str, Plex] = {}
         self.overrides = {k.upper(): v for k, v in medium_maps.items()}
@@ -435,9 +450,15 @@ class _Walker:
             return False
         if (arr[o[is_bng] + 6] != 0).any() or (arr[o[is_imm] + 6] != 0).any():
             return False  # names behind an extension: let the field walk read them
-        names, values, ok = self._tle_lists(arr, o[is_tle])
-        if ok is not True:
-            return False
+        if self.sink is not None:
+            got = self._tle_ids(arr, o[is_tle])
+            if got is None:
+                return False
+            names, values = got
+        else:
+            names, values, ok = self._tle_lists(arr, o[is_tle])
+            if ok is not True:
+                return False
         tle_idx, imm_idx, bpg_idx = np.flatnonzero(is_tle), np.flatnonzero(is_imm), np.flatnonzero(is_bpg)
         ts, te = np.searchsorted(tle_idx, bng).tolist(), np.searchsorted(tle_idx, eng).tolist()
         ims, ime = np.searchsorted(imm_idx, bng).tolist(), np.searchsorted(imm_idx, eng).tolist()
@@ -448,7 +469,7 @@ class _Walker:
         bng_off, eng_off_l, pages_l = o[bng].tolist(), eng_off.tolist(), pages.tolist()
         imm_off = o[imm_idx].tolist()
         buf, lay, sink, imm_names = self.buf, self.layout, self.sink, self.imm_names
-        if sink is not None:
+        if sink is not None:  # the index: pieces straight from the window's arrays
             self._sink_groups(arr, sink, pages, bng_off, eng_off_l, eng_end, bpg_off, ims, ime, imm_off, names,
                               values, ts, te)
             return True
@@ -483,23 +504,19 @@ class _Walker:
             else:
                 sheets = 0
                 problem = (eng_off_l[k], "the page group holds no pages")
-            if sink is not None:
-                sink.fast(self.ordinal, start, eng_end[k], bytes(buf[start + 9:start + 17]), names[ts[k]:te[k]],
-                          values[ts[k]:te[k]], n, sheets, plex, first_page, problem)
-            else:
-                g = _Group(self.ordinal, start, bytes(buf[start + 9:start + 17]), eng_end[k],
-                           tles=list(zip(names[ts[k]:te[k]], values[ts[k]:te[k]])), pages=n, sheets=sheets,
-                           first_page=first_page, plex=plex, imm_at_start=imm_at_start, own_imm=content_at is not None,
-                           last_imm=self.imm if content_at is not None else None,
-                           content_at=content_at if content_at is not None else (bpg_off[k] if n else eng_off_l[k]),
-                           problem=problem)
-                lay.groups.append(g)
+            lay.groups.append(_Group(
+                self.ordinal, start, bytes(buf[start + 9:start + 17]), eng_end[k],
+                tles=list(zip(names[ts[k]:te[k]], values[ts[k]:te[k]])), pages=n, sheets=sheets,
+                first_page=first_page, plex=plex, imm_at_start=imm_at_start, own_imm=content_at is not None,
+                last_imm=self.imm if content_at is not None else None,
+                content_at=content_at if content_at is not None else (bpg_off[k] if n else eng_off_l[k]),
+                problem=problem))
             self.ordinal += 1
         return True
 
     def _sink_groups(self, arr: np.ndarray, sink: _IndexSink, pages: np.ndarray, bng_off: list[int],
                      eng_off: list[int], eng_end: list[int], bpg_off: list[int], ims: list[int], ime: list[int],
-                     imm_off: list[int], names: list[str], values: list[str], ts: list[int], te: list[int]) -> None:
+                     imm_off: list[int], names: list[int], values: list[str], ts: list[int], te: list[int]) -> None:
         """Whole groups straight to the sink, sheets worked out with numpy: a medium map holds from
         its IMM to the next, an IMM starts a new sheet, duplex pages pair up across groups that
         invoke none."""
@@ -539,7 +556,7 @@ class _Walker:
         fast = sink.fast
         ordinal = self.ordinal
         for k, (n, sh, dx, fp) in enumerate(zip(pages.tolist(), sheets.tolist(), duplex.tolist(), first_page)):
-            fast(ordinal + k, bng_off[k], eng_end[k], None, names[ts[k]:te[k]], values[ts[k]:te[k]], n, sh,
+            fast(ordinal + k, bng_off[k], eng_end[k], None, tuple(names[ts[k]:te[k]]), values[ts[k]:te[k]], n, sh,
                  plex_obj[dx], fp, problems.get(k))
         self.ordinal += count
 
@@ -632,13 +649,49 @@ class _Walker:
         ok = ((arr[t + 6] == 0) & (nl >= 4) & (arr[np.minimum(d + 1, self.size - 1)] == 0x02)
               & (arr[np.minimum(d + 2, self.size - 1)] == 0x0B) & (arr[vpos + 1] == 0x36) & (vl >= 4)
               & (d + nl + vl == end))
-        lo, hi = int(t[0]), int(end.max())
-        text = bytes(self.buf[lo:hi]).decode(self.encoding, "replace")
-        ns, ne = (d + 4 - lo).tolist(), (d + nl - lo).tolist()
-        vs, ve = (d + nl + 4 - lo).tolist(), (end - lo).tolist()
-        names = [text[a:b] for a, b in zip(ns, ne)]
-        values = [text[a:b] for a, b in zip(vs, ve)]
+        names = _gather(arr, d + 4, nl - 4, self.encoding)
+        values = _gather(arr, d + nl + 4, end - (d + nl + 4), self.encoding)
         return names, values, True if ok.all() else ok
+
+    def _tle_ids(self, arr: np.ndarray, t: np.ndarray) -> tuple[list[int], list[str]] | None:
+        """A number for each TLE's attribute name (the same name, the same number, for the whole
+        walk: self.name_of[number] is the name) and the values; None when any TLE is unusual."""
+        if t.size == 0:
+            return [], []
+        d = t + 9
+        length = (arr[t + 1].astype(np.int64) << 8) | arr[t + 2]
+        end = t + 1 + length
+        nl = arr[np.minimum(d, self.size - 1)].astype(np.int64)
+        vpos = np.minimum(d + nl, self.size - 2)
+        vl = arr[vpos].astype(np.int64)
+        ok = ((arr[t + 6] == 0) & (nl >= 4) & (nl <= 20) & (arr[np.minimum(d + 1, self.size - 1)] == 0x02)
+              & (arr[np.minimum(d + 2, self.size - 1)] == 0x0B) & (arr[vpos + 1] == 0x36) & (vl >= 4)
+              & (d + nl + vl == end))
+        if not ok.all():
+            return None
+        n = nl - 4  # name lengths, 0..16
+        cols = np.arange(16)
+        raw = np.ascontiguousarray(arr[np.minimum((d + 4)[:, None] + cols, self.size - 1)])
+        raw[cols >= n[:, None]] = 0
+        words = raw.view(np.uint64)  # two 8-byte words a name
+        with np.errstate(over="ignore"):
+            keys = (words[:, 0] * np.uint64(0x9E3779B97F4A7C15)) ^ (words[:, 1] * np.uint64(0xC2B2AE3D27D4EB4F)) \
+                ^ n.astype(np.uint64)
+        _, first, inverse = np.unique(keys, return_index=True, return_inverse=True)
+        inverse = inverse.ravel()
+        rep = first[inverse]
+        if not ((raw == raw[rep]).all() and (n == n[rep]).all()):
+            return None  # two names share a key: let the plain walk read them
+        gids = []
+        for i in first.tolist():
+            name = bytes(raw[i, :n[i]]).decode(self.encoding, "replace")
+            gid = self.name_ids.get(name)
+            if gid is None:
+                gid = self.name_ids[name] = len(self.name_of)
+                self.name_of.append(name)
+            gids.append(gid)
+        ids = np.asarray(gids, dtype=np.int64)[inverse].tolist()
+        return ids, _gather(arr, d + nl + 4, end - (d + nl + 4), self.encoding)
 
     def _tles(self, arr: np.ndarray, t: np.ndarray) -> list[tuple[str, str] | None]:
         names, values, ok = self._tle_lists(arr, t)
@@ -799,6 +852,7 @@ def _walk(path: Path, *, medium_maps: Mapping[str, Plex], default_plex: Plex, ma
                 walker.sink = sink
                 if sink is not None:
                     sink.buf = mm
+                    sink.name_of = walker.name_of
                 damage = walker.run(arr)
                 if sink is not None:
                     sink.buf = None
@@ -912,7 +966,8 @@ class _IndexSink:
         self.pieces: list[Piece] = []
         self.quarantined: list[Quarantined] = []
         self.spans: dict[str, tuple[int, int]] = {}
-        self.plans: dict[tuple[str, ...], tuple] = {}
+        self.plans: dict[tuple[int, ...], tuple] = {}
+        self.name_of: list[str] = []  # the walker's TLE name numbering
         self.buf = None  # the walker's file map, for the rare group whose name is needed
         self.insert_sets: dict[str, frozenset[int]] = {}
 
@@ -923,16 +978,19 @@ class _IndexSink:
             return self._quarantine(exc)
         self._add(piece, g.start, g.end, g.problem)
 
-    def fast(self, ordinal: int, start: int, end: int, raw_name: bytes | None, names: list[str], values: list[str],
-             pages: int, sheets: int, plex: Plex, first_page: int, problem: tuple[int, str] | None) -> None:
-        key = tuple(names)
-        plan = self.plans.get(key)
+    def fast(self, ordinal: int, start: int, end: int, raw_name: bytes | None, ids: tuple[int, ...],
+             values: list[str], pages: int, sheets: int, plex: Plex, first_page: int,
+             problem: tuple[int, str] | None) -> None:
+        """A whole group from the bulk walk: `ids` number its TLE names (self.name_of)."""
+        plan = self.plans.get(ids)
         if plan is None:
-            plan = self.plans[key] = self._plan(key)
+            plan = self.plans[ids] = self._plan(tuple(self.name_of[i] for i in ids))
+        names = None
         pid_i, zip_i, rcpt, ins_i, others = plan
         mapping = self.roles.mapping
         piece_id = values[pid_i].strip() if pid_i is not None else ""
         if not piece_id:
+            names = [self.name_of[i] for i in ids]
             if raw_name is None:
                 raw_name = bytes(self.buf[start + 9:start + 17])
             g = _Group(ordinal, start, raw_name, end, tles=list(zip(names, values)), pages=pages, sheets=sheets,
@@ -952,7 +1010,7 @@ class _IndexSink:
                     inserts = frozenset(int(x) for x in re.split(r"[\s,;]+", raw.strip()) if x)
                 except ValueError:
                     return self._quarantine(StreamError(
-                        f"TLE {names[ins_i].strip()}={raw.strip()!r}: insert stations are not numbers",
+                        f"TLE {self.name_of[ids[ins_i]].strip()}={raw.strip()!r}: insert stations are not numbers",
                         path=self.path, offset=start, piece_id=piece_id))
                 self.insert_sets[raw] = inserts
         piece = Piece(piece_id, self.job_id, ordinal, pages, sheets, plex, first_page,

@@ -94,10 +94,13 @@ def parse_sidecar(text: str, *, kind: str, path: str = "<index>") -> list[Sideca
             raise StreamError("a JSON index file is a list of piece objects, or {\"pieces\": [...]}", path=path)
         rows = [(i + 1, row) for i, row in enumerate(data)]
     elif kind == "csv":
-        reader = csv.DictReader(io.StringIO(text))
-        if not reader.fieldnames:
-            raise StreamError("the index file has no header row", path=path)
-        rows = [(reader.line_num, dict(row)) for row in reader]
+        reader = csv.DictReader(io.StringIO(text, newline=""))
+        try:
+            if not reader.fieldnames:
+                raise StreamError("the index file has no header row", path=path)
+            rows = [(reader.line_num, dict(row)) for row in reader]
+        except csv.Error as exc:
+            raise StreamError(f"line {reader.line_num}: not CSV: {exc}", path=path) from None
     else:
         raise ValueError(f"unknown index file kind {kind!r}")
     entries = [_entry(row, line, path) for line, row in rows]
