@@ -1,0 +1,876 @@
+"""The printer fleet at work: watch every printer, route print jobs, track them, fail over, reconcile.
+
+    report = await print_run(plant.printers, jobs, pieces, documents, ledger, grace_s=30)
+
+One watcher task per printer (`printer[lp-3].watch`, all in one TaskGroup) polls IPP (printer-state,
+reasons, the active job's impressions) and SNMP (device and printer status, error bits, page counter)
+and merges them into one `PrinterView`; the decisions are the pure functions of `controller.fleet_plan`.
+
+How work moves:
+- Every print job is routed when the run starts (capability, state, expected finish = queue depth over
+  speed) into a printer's queue, held here: a printer is sent one job at a time, when its last one is
+  done, so the page counter read before and after a job is that job's alone (per-job reconciliation),
+  and work not yet sent moves off a failed printer without a cancel. The ledger says SPOOLED (device =
+  the printer) when a job is routed, PRINTED for each piece as soon as IPP confirms its last impression.
+- A printer stopped with an error for `grace_s`, or silent for `grace_s`, loses its work: the job it
+  prints is cancelled there (if it answers) and cut at a piece boundary after the last impression it
+  confirmed; the pieces after the cut are routed elsewhere (SPOOLED again, with the reason), the sheets
+  spoiled in the paper path and the delivered part of a cut piece are reported as spoils. A printer
+  that went silent may go on printing: when it answers again its job is cancelled and whatever it
+  delivered after the cut is reported as duplicate sheets to pull, with an alert.
+- Every job is reconciled: planned impressions, IPP's job-impressions-completed, the SNMP counter
+  delta and the spoils seen while stopped (`fleet_plan.reconcile`); a discrepancy is logged and returned
+  as an alert in the `FleetReport`, never dropped.
+
+Device errors arrive as drivers.errors.DeviceError (the drivers map their libraries' exceptions) and
+mean "not answering" here. Every wait on a device is bounded by `asyncio.timeout`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import logging
+import time
+from collections import deque
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable, Iterable, Mapping, Sequence
+
+from controller.config import PrinterConfig
+from controller.errors import DeviceError, PmcError
+from controller.fleet_plan import (
+    FailoverSplit,
+    Health,
+    PrinterCaps,
+    PrinterView,
+    Reconciliation,
+    counter_delta,
+    impressions_of,
+    media_keyword,
+    reconcile,
+    route,
+    should_fail_over,
+    split_for_failover,
+)
+from controller.ledger import Ledger
+from controller.model import Piece, PieceEvent, PieceEventKind, Plex, PrintJob
+from drivers import ipp as ippd
+from drivers import snmp as snmpd
+
+logger = logging.getLogger(__name__)
+
+__all__ = [
+    "FleetError", "NoPrinterError", "FleetTimeoutError", "FleetReport", "JobFigures", "PrinterFigures",
+    "Failover", "Spoil", "print_run", "merge_health", "caps_of", "page_list_documents", "stream_documents",
+    "PAGE_LIST_FORMAT", "poll_printers",
+]
+
+PAGE_LIST_FORMAT = "application/vnd.pmc.pages"  # one line per page: the control code, or "-"
+
+
+class FleetError(PmcError):
+    """The fleet could not print a run as asked."""
+
+
+class NoPrinterError(FleetError):
+    """A print job no configured printer can take; names why each printer refused."""
+
+    def __init__(self, refusals: Mapping[str, str]) -> None:
+        self.refusals = dict(refusals)  # print job -> why every printer refused it
+        super().__init__("; ".join(f"no printer can take print job {pj}: {why}" for pj, why in refusals.items()))
+
+
+class FleetTimeoutError(FleetError):
+    """The run did not finish in the time allowed; names what was still outstanding."""
+
+
+# ---------------------------------------------------------------------------------------------------
+# the report
+
+
+@dataclass(frozen=True, slots=True)
+class Spoil:
+    """Sheets to throw away and reprint (never silently replaced)."""
+
+    printer: str
+    print_job_id: str
+    piece_id: str | None  # None: the sheets in the paper path at a jam (their pieces are reprinted)
+    sheets: int
+    impressions: int
+    why: str
+    first_sheet: int = 1  # of the piece: the spoiled sheets are first_sheet .. first_sheet + sheets - 1
+
+
+@dataclass(frozen=True, slots=True)
+class Failover:
+    printer: str  # the printer the work moved off
+    print_job_id: str
+    reason: str
+    confirmed_impressions: int  # where the job was cut
+    printed: tuple[str, ...]  # pieces that stay (delivered whole)
+    moved: tuple[str, ...]  # pieces sent elsewhere, in order
+    to: str | None  # the printer they went to (None: waiting for one)
+    remainder_print_job_id: str | None
+    cut_piece: str | None
+    spoiled_sheets: int
+
+
+@dataclass(frozen=True, slots=True)
+class JobFigures:
+    """One print job (or a re-routed remainder of one) on one printer."""
+
+    print_job_id: str
+    printer: str
+    ipp_job_id: int
+    pieces: int
+    planned_impressions: int
+    delivered_impressions: int
+    outcome: str  # completed | moved | canceled
+
+
+@dataclass(frozen=True, slots=True)
+class PrinterFigures:
+    name: str
+    jobs: int
+    delivered_impressions: int
+    spoiled_impressions: int
+    counter_delta: int | None  # the page counter's advance over the run (None without SNMP)
+    health: str
+
+
+@dataclass(frozen=True, slots=True)
+class FleetReport:
+    printers: tuple[PrinterFigures, ...]
+    jobs: tuple[JobFigures, ...]
+    failovers: tuple[Failover, ...]
+    spoils: tuple[Spoil, ...]
+    reconciliations: tuple[Reconciliation, ...]
+    alerts: tuple[str, ...]
+    unrouted: Mapping[str, str] = field(default_factory=dict)  # print job -> why no printer took it
+    pieces_printed: int = 0
+    seconds: float = 0.0
+
+    @property
+    def balanced(self) -> bool:
+        return not self.alerts and all(r.balanced for r in self.reconciliations)
+
+    def lines(self) -> list[str]:
+        out = [f"{self.pieces_printed} pieces printed in {self.seconds:.1f}s on {len(self.printers)} printers; "
+               f"{len(self.failovers)} failovers, {sum(s.sheets for s in self.spoils)} sheets spoiled"]
+        for p in self.printers:
+            out.append(f"  {p.name:<12} {p.health:<9} {p.jobs:3d} jobs {p.delivered_impressions:7d} impressions "
+                       f"delivered {p.spoiled_impressions:5d} spoiled  counter +{p.counter_delta if p.counter_delta is not None else '?'}")
+        for f in self.failovers:
+            out.append(f"  failover {f.print_job_id} off {f.printer} ({f.reason}): cut after impression "
+                       f"{f.confirmed_impressions}, {len(f.moved)} pieces to {f.to or '(waiting)'}")
+        for s in self.spoils:
+            out.append(f"  spoiled {s.sheets} sheets on {s.printer} ({s.print_job_id}"
+                       f"{', piece ' + s.piece_id if s.piece_id else ''}): {s.why}")
+        for r in self.reconciliations:
+            state = "balanced" if r.balanced else "DISCREPANCY: " + "; ".join(r.discrepancies)
+            out.append(f"  reconcile {r.print_job_id} on {r.printer}: planned {r.planned}, IPP {r.ipp_completed}, "
+                       f"counter +{r.counter_delta if r.counter_delta is not None else '?'}, spoiled {r.spoiled}: {state}")
+        out += [f"  ALERT {a}" for a in self.alerts]
+        return out
+
+
+# ---------------------------------------------------------------------------------------------------
+# merging IPP and SNMP
+
+
+_STOP_BITS = frozenset({
+    snmpd.PrinterError.NO_PAPER, snmpd.PrinterError.NO_TONER, snmpd.PrinterError.DOOR_OPEN,
+    snmpd.PrinterError.JAMMED, snmpd.PrinterError.OFFLINE, snmpd.PrinterError.INPUT_TRAY_MISSING,
+    snmpd.PrinterError.OUTPUT_TRAY_MISSING, snmpd.PrinterError.MARKER_SUPPLY_MISSING,
+    snmpd.PrinterError.OUTPUT_FULL,
+})
+
+
+def _bit_name(bit: snmpd.PrinterError) -> str:
+    return "snmp-" + bit.name.lower().replace("_", "-")
+
+
+def merge_health(ipp: ippd.PrinterStatus | None, snmp: snmpd.PrinterStatus | None) -> tuple[Health, frozenset[str]]:
+    """One health and its reasons from an IPP status (None: IPP did not answer) and an SNMP status.
+
+    IPP is what jobs go over, so a printer IPP cannot reach is OFFLINE whatever SNMP says. Either
+    side reporting a stopping error stops it: an SNMP jam bit is not outvoted by a stale IPP idle.
+    """
+    snmp_reasons: set[str] = set()
+    snmp_stops = False
+    if snmp is not None and snmp.reachable:
+        for bit in snmp.errors or ():
+            snmp_reasons.add(_bit_name(bit))
+            snmp_stops |= bit in _STOP_BITS
+        if snmp.device_state is snmpd.DeviceState.DOWN:
+            snmp_stops = True
+            snmp_reasons.add("snmp-device-down")
+    if ipp is None:
+        reasons = {"ipp-not-answering"}
+        if snmp is not None and not snmp.reachable:
+            reasons.add("snmp-not-answering")
+        return Health.OFFLINE, frozenset(reasons | snmp_reasons)
+    reasons = {r for r in ipp.reasons if r != "none"} | snmp_reasons
+    if not ipp.accepting_jobs:
+        reasons.add("not-accepting-jobs")
+    if (ipp.state == ippd.PrinterState.STOPPED or snmp_stops or not ipp.accepting_jobs
+            or any(r.endswith("-error") for r in ipp.reasons)):
+        return Health.STOPPED, frozenset(reasons)
+    if reasons:
+        return Health.WARNING, frozenset(reasons)
+    if ipp.state == ippd.PrinterState.PROCESSING:
+        return Health.PRINTING, frozenset()
+    return Health.IDLE, frozenset()
+
+
+def caps_of(config: PrinterConfig) -> PrinterCaps:
+    return PrinterCaps(config.name, config.speed_ipm, frozenset(config.media), config.duplex, config.colour)
+
+
+# ---------------------------------------------------------------------------------------------------
+# documents for print jobs
+
+
+def page_list_documents(pieces: Mapping[str, Piece], *, run: str) -> Callable[[PrintJob], bytes]:
+    """Documents in the page-list format (one line per page: its control code or '-'), for tests and demos
+    that need pages and no PDF. Every sheet carries its piece's control code; duplex pieces are padded
+    to whole sheets."""
+    from drivers.controlcode import ControlCode, encode, job_token, piece_token
+
+    token = job_token(run)
+
+    def make(job: PrintJob) -> bytes:
+        lines: list[str] = []
+        for pid in job.piece_ids:
+            p = pieces[pid]
+            for s in range(1, p.sheets + 1):
+                code = encode(ControlCode(token, piece_token(p.sequence), s, p.sheets, frozenset(p.inserts)))
+                lines += [code, "-"] if p.plex is Plex.DUPLEX else [code]
+        return "\n".join(lines).encode()
+
+    return make
+
+
+def stream_documents(index, writer, stamps, work_dir: Path) -> Callable[[PrintJob], bytes]:  # noqa: ANN001
+    """Documents written by a stream writer (`controller.streams`): for each print job, a print-ready file
+    holding its pieces in its order with every sheet stamped (`stamps` from `paged.plan_stamps`)."""
+    from controller.streams.base import EngineeringPlan, PrintJobPlan
+
+    by_id = {p.piece_id: p for p in index.pieces}
+
+    def make(job: PrintJob) -> bytes:
+        sub = dataclasses.replace(index, pieces=tuple(by_id[pid] for pid in job.piece_ids))
+        plan = EngineeringPlan(jobs=(PrintJobPlan(job.print_job_id, job.piece_ids),), stamps=stamps)
+        (path,) = writer.write(sub, plan, Path(work_dir))
+        return Path(path).read_bytes()
+
+    return make
+
+
+# ---------------------------------------------------------------------------------------------------
+# the run
+
+
+@dataclass(slots=True, eq=False)
+class _Work:
+    job: PrintJob
+    pieces: tuple[Piece, ...]
+    reason: str | None = None  # why it was re-routed (None: first routing)
+    since: float = 0.0  # when it began waiting for a printer
+    uncertain_on: str | None = None  # a submission to this printer failed midway: it may hold the job
+
+
+@dataclass(slots=True)
+class _Submission:
+    work: _Work
+    printer: str
+    ipp_job: int
+    counter_start: int | None
+    state: object = ippd.JobState.PENDING
+    confirmed: int = 0  # job-impressions-completed, last seen
+    printed: int = 0  # pieces written PRINTED (a prefix of work.pieces)
+    spoiled_seen: int = 0  # impressions made and not delivered, seen while stopped
+    moved_at: int | None = None  # confirmed impressions when its work moved off (a silent printer)
+    moved_time: float = 0.0
+
+
+@dataclass(slots=True)
+class _Printer:
+    config: PrinterConfig
+    caps: PrinterCaps
+    ipp: ippd.IppPrinter
+    snmp: snmpd.SnmpPrinter | None
+    view: PrinterView
+    queue: deque[_Work] = field(default_factory=deque)
+    active: _Submission | None = None
+    orphans: list[_Submission] = field(default_factory=list)
+    snmp_status: snmpd.PrinterStatus | None = None
+    counter_first: int | None = None
+    counter_last: int | None = None
+    jobs: int = 0
+    delivered: int = 0
+    spoiled: int = 0
+
+
+class _Run:
+    def __init__(
+        self,
+        printers: Sequence[PrinterConfig],
+        ledger: Ledger,
+        documents: Callable[[PrintJob], bytes],
+        *,
+        document_format: str,
+        grace_s: float,
+        poll_s: float,
+        io_timeout_s: float,
+        route_timeout_s: float,
+        orphan_timeout_s: float,
+    ) -> None:
+        names = [p.name for p in printers]
+        if len(set(names)) != len(names):
+            raise FleetError(f"printer names repeat: {names}")
+        self.configs = list(printers)
+        self.ledger = ledger
+        self.documents = documents
+        self.document_format = document_format
+        self.grace_s = grace_s
+        self.poll_s = poll_s
+        self.io_timeout_s = io_timeout_s
+        self.route_timeout_s = route_timeout_s
+        self.orphan_timeout_s = orphan_timeout_s
+        self.printers: dict[str, _Printer] = {}
+        self.snmp_manager: snmpd.SnmpManager | None = None
+        self.waiting: list[_Work] = []
+        self.route_lock = asyncio.Lock()
+        self.stop = asyncio.Event()
+        self.failovers: list[Failover] = []
+        self.spoils: list[Spoil] = []
+        self.reconciliations: list[Reconciliation] = []
+        self.alerts: list[str] = []
+        self.job_figures: list[JobFigures] = []
+        self.unrouted: dict[str, str] = {}
+        self.printed_pieces = 0
+        self.remainders: dict[str, int] = {}
+
+    # -- life cycle --
+
+    async def open(self) -> None:
+        if any(c.snmp_url for c in self.configs):
+            self.snmp_manager = snmpd.SnmpManager()
+        for c in self.configs:
+            snmp = None
+            if c.snmp_url and self.snmp_manager is not None:
+                snmp = await self.snmp_manager.open_printer(c.snmp_url, timeout=self.io_timeout_s, retries=0, name=c.name)
+            client = ippd.IppPrinter(c.ipp_url, timeout=self.io_timeout_s, busy_retries=3, name=c.name)
+            self.printers[c.name] = _Printer(c, caps_of(c), client, snmp, PrinterView(c.name, Health.UNKNOWN))
+
+    async def aclose(self) -> None:
+        for p in self.printers.values():
+            await p.ipp.aclose()
+        if self.snmp_manager is not None:
+            await self.snmp_manager.aclose()
+
+    def views(self) -> dict[str, PrinterView]:
+        return {name: p.view for name, p in self.printers.items()}
+
+    def caps(self) -> list[PrinterCaps]:
+        return [p.caps for p in self.printers.values()]
+
+    def alert(self, message: str) -> None:
+        logger.warning("fleet: %s", message)
+        self.alerts.append(message)
+
+    # -- the run --
+
+    async def run(self, jobs: Sequence[PrintJob], pieces: Mapping[str, Piece]) -> None:
+        works = []
+        for job in jobs:
+            missing = [pid for pid in job.piece_ids if pid not in pieces]
+            if missing:
+                raise FleetError(f"print job {job.print_job_id} names pieces not given: {missing[:5]}")
+            works.append(_Work(job, tuple(pieces[pid] for pid in job.piece_ids)))
+        able = {name: PrinterView(name, Health.IDLE) for name in self.printers}
+        refusals = {w.job.print_job_id: route(w.job, self.caps(), able).explain()
+                    for w in works if route(w.job, self.caps(), able).printer is None}
+        if refusals:
+            raise NoPrinterError(refusals)
+        async with asyncio.TaskGroup() as tg:
+            for p in self.printers.values():
+                tg.create_task(self.poll(p), name=f"printer[{p.config.name}].first-poll")
+        for p in self.printers.values():
+            p.counter_first = p.counter_last
+        for w in works:
+            w.since = time.monotonic()
+            await self.place(w)
+        async with asyncio.TaskGroup() as tg:
+            for p in self.printers.values():
+                tg.create_task(self.watch(p), name=f"printer[{p.config.name}].watch")
+
+    def finished(self) -> bool:
+        if self.waiting or any(p.queue or p.active for p in self.printers.values()):
+            return False
+        now = time.monotonic()
+        return all(now - o.moved_time >= self.orphan_timeout_s for p in self.printers.values() for o in p.orphans)
+
+    async def watch(self, p: _Printer) -> None:
+        while not self.stop.is_set():
+            await self.poll(p)
+            await self.step(p)
+            await self.route_waiting()
+            if self.finished():
+                self.stop.set()
+                break
+            try:
+                async with asyncio.timeout(self.poll_s):
+                    await self.stop.wait()
+            except TimeoutError:
+                pass
+
+    # -- polling --
+
+    async def snmp_poll(self, p: _Printer) -> snmpd.PrinterStatus | None:
+        if p.snmp is None:
+            return None
+        try:
+            async with asyncio.timeout(self.io_timeout_s * 2 + 1):
+                status = await p.snmp.poll()
+        except (TimeoutError, DeviceError) as exc:
+            logger.debug("fleet: %s SNMP poll failed: %s", p.config.name, exc)
+            return None
+        p.snmp_status = status
+        if status.reachable and status.page_count is not None:
+            p.counter_last = status.page_count
+            if p.counter_first is None:
+                p.counter_first = status.page_count
+        return status
+
+    async def job_status(self, p: _Printer, sub: _Submission) -> ippd.JobStatus | None:
+        try:
+            async with asyncio.timeout(self.io_timeout_s + 1):
+                js = await p.ipp.get_job_attributes(sub.ipp_job)
+        except (TimeoutError, DeviceError) as exc:
+            logger.debug("fleet: %s job %d status failed: %s", p.config.name, sub.ipp_job, exc)
+            return None
+        sub.state = js.state
+        if js.impressions_completed is not None:
+            sub.confirmed = js.impressions_completed
+        return js
+
+    async def poll(self, p: _Printer) -> None:
+        ipp_status = None
+        try:
+            async with asyncio.timeout(self.io_timeout_s + 1):
+                ipp_status = await p.ipp.status()
+        except (TimeoutError, DeviceError) as exc:
+            logger.debug("fleet: %s IPP status failed: %s", p.config.name, exc)
+        before = None
+        if p.active is not None and ipp_status is not None:
+            js = await self.job_status(p, p.active)
+            before = js.impressions_completed if js else None
+        snmp_status = await self.snmp_poll(p)
+        if ipp_status is not None:
+            for orphan in p.orphans:
+                await self.job_status(p, orphan)
+        health, reasons = merge_health(ipp_status, snmp_status)
+        now = time.monotonic()
+        since = p.view.since if health is p.view.health else now
+        p.view = PrinterView(p.config.name, health, reasons, self.queued_impressions(p), since)
+        sub = p.active
+        if (sub is not None and health is Health.STOPPED and before is not None and sub.counter_start is not None
+                and snmp_status is not None and snmp_status.page_count is not None):
+            # the counter moved more than IPP delivered: sheets spoiled in the paper path. Counted only
+            # when the job stood still across the SNMP read, so a printer resuming meanwhile cannot fool it.
+            js = await self.job_status(p, sub)
+            if js is not None and js.impressions_completed == before:
+                made = counter_delta(sub.counter_start, snmp_status.page_count)
+                sub.spoiled_seen = max(sub.spoiled_seen, made - before)
+
+    def queued_impressions(self, p: _Printer) -> int:
+        n = sum(w.job.impressions for w in p.queue)
+        if p.active is not None:
+            n += max(0, p.active.work.job.impressions - p.active.confirmed)
+        return n
+
+    # -- one watcher step --
+
+    async def step(self, p: _Printer) -> None:
+        if p.active is not None:
+            await self.track(p)
+        for orphan in list(p.orphans):
+            await self.settle_orphan(p, orphan)
+        now = time.monotonic()
+        if (p.active is not None or p.queue) and should_fail_over(p.view, now, self.grace_s):
+            why = f"{p.view.health.value}"
+            if p.view.reasons:
+                why += f" ({', '.join(sorted(p.view.reasons))})"
+            await self.fail_over(p, f"{why} for {now - p.view.since:.1f}s")
+        elif p.active is None and p.queue and p.view.health.can_take_work:
+            await self.submit(p)
+
+    async def mark_printed(self, p: _Printer, sub: _Submission, printed: Sequence[str]) -> None:
+        new = printed[sub.printed:]
+        if not new:
+            return
+        data = {"print_job": sub.work.job.print_job_id, "ipp_job": sub.ipp_job}
+        await self.ledger.append_many(
+            [PieceEvent(PieceEventKind.PRINTED, pid, device=p.config.name, data=data) for pid in new], batch=0)
+        sub.printed += len(new)
+        self.printed_pieces += len(new)
+
+    async def track(self, p: _Printer) -> None:
+        sub = p.active
+        assert sub is not None
+        await self.mark_printed(p, sub, split_for_failover(sub.work.pieces, sub.confirmed).printed)
+        if sub.state == ippd.JobState.COMPLETED:
+            await self.complete(p, sub)
+        elif sub.state in (ippd.JobState.CANCELED, ippd.JobState.ABORTED):
+            await self.fail_over(p, f"the printer {ippd.JobState(sub.state).name.lower()} job {sub.ipp_job}")
+
+    async def complete(self, p: _Printer, sub: _Submission) -> None:
+        p.active = None
+        status = await self.snmp_poll(p)
+        end = status.page_count if status is not None and status.reachable else None
+        planned = sub.work.job.impressions
+        if sub.confirmed >= planned:
+            await self.mark_printed(p, sub, tuple(x.piece_id for x in sub.work.pieces))
+        self.close_submission(p, sub, planned, sub.confirmed, end, "completed")
+        if sub.confirmed < planned:
+            # completed short: what IPP did not confirm is printed elsewhere (the discrepancy is raised)
+            await self.move(p, sub, sub.confirmed, f"completed with {sub.confirmed} of {planned} impressions")
+
+    def close_submission(self, p: _Printer, sub: _Submission, planned: int, ipp_completed: int | None,
+                         counter_end: int | None, outcome: str) -> None:
+        r = reconcile(sub.work.job.print_job_id, planned, ipp_completed=ipp_completed,
+                      counter_start=sub.counter_start if counter_end is not None else None,
+                      counter_end=counter_end, spoiled=sub.spoiled_seen, printer=p.config.name)
+        self.reconciliations.append(r)
+        for d in r.discrepancies:
+            self.alert(f"print job {r.print_job_id} on {p.config.name}: {d}")
+        p.delivered += ipp_completed or 0
+        p.spoiled += sub.spoiled_seen
+        self.job_figures.append(JobFigures(sub.work.job.print_job_id, p.config.name, sub.ipp_job, len(sub.work.pieces),
+                                           sub.work.job.impressions, ipp_completed or 0, outcome))
+
+    # -- submitting --
+
+    async def submit(self, p: _Printer) -> None:
+        work = p.queue[0]
+        job = work.job
+        if work.uncertain_on == p.config.name and await self.adopt(p, work):
+            return
+        status = await self.snmp_poll(p)
+        counter_start = status.page_count if status is not None and status.reachable else None
+        document = await asyncio.to_thread(self.documents, job)
+        attributes = [ippd.Attribute("media", media_keyword(job.media), ippd.Tag.KEYWORD)]
+        if job.plex is Plex.DUPLEX:
+            attributes.append(ippd.Attribute("sides", "two-sided-long-edge", ippd.Tag.KEYWORD))
+        try:
+            async with asyncio.timeout(self.io_timeout_s + 1):
+                js = await p.ipp.print_job(document, document_format=self.document_format,
+                                           job_name=job.print_job_id, attributes=attributes)
+        except ippd.IppClientError as exc:
+            # refused (format, attributes...): this printer cannot print it; another may
+            p.queue.popleft()
+            self.alert(f"{p.config.name} refused print job {job.print_job_id}: {exc}")
+            work.reason = f"refused by {p.config.name}: {exc}"
+            await self.place(work, exclude=frozenset({p.config.name}))
+            return
+        except (TimeoutError, DeviceError) as exc:
+            # it may have been accepted before the connection failed: look for it by name before sending again
+            logger.warning("fleet: submitting %s to %s failed: %s", job.print_job_id, p.config.name, exc)
+            work.uncertain_on = p.config.name
+            return
+        p.queue.popleft()
+        self.start_submission(p, work, js.job_id, counter_start)
+
+    def start_submission(self, p: _Printer, work: _Work, ipp_job: int, counter_start: int | None) -> None:
+        p.active = _Submission(work, p.config.name, ipp_job, counter_start)
+        p.jobs += 1
+        logger.info("fleet: %s printing %s as job %d (%d pieces, %d impressions)", p.config.name,
+                    work.job.print_job_id, ipp_job, len(work.pieces), work.job.impressions)
+
+    async def adopt(self, p: _Printer, work: _Work) -> bool:
+        try:
+            async with asyncio.timeout(self.io_timeout_s + 1):
+                jobs = await p.ipp.get_jobs(which_jobs="all")
+        except (TimeoutError, DeviceError):
+            return True  # still not answering: try again on a later step
+        work.uncertain_on = None
+        for js in jobs:
+            if js.name == work.job.print_job_id and not (isinstance(js.state, ippd.JobState)
+                                                         and js.state in (ippd.JobState.CANCELED, ippd.JobState.ABORTED)):
+                p.queue.popleft()
+                self.start_submission(p, work, js.job_id, None)  # its counter start is lost: no counter check
+                return True
+        return False
+
+    # -- routing --
+
+    async def place(self, work: _Work, *, exclude: frozenset[str] = frozenset()) -> bool:
+        """Route `work` to a printer's queue and write SPOOLED; or keep it waiting for one."""
+        async with self.route_lock:
+            for p in self.printers.values():
+                p.view = dataclasses.replace(p.view, queued_impressions=self.queued_impressions(p))
+            r = route(work.job, self.caps(), self.views(), exclude=exclude)
+            if r.printer is None:
+                if work not in self.waiting:
+                    logger.info("fleet: %s waits for a printer: %s", work.job.print_job_id, r.explain())
+                    work.since = time.monotonic()
+                    self.waiting.append(work)
+                return False
+            data = {"print_job": work.job.print_job_id, "expected_minutes": round(r.expected_minutes or 0, 3)}
+            await self.ledger.append_many(
+                [PieceEvent(PieceEventKind.SPOOLED, x.piece_id, device=r.printer, reason=work.reason, data=data)
+                 for x in work.pieces], batch=0)
+            if work in self.waiting:
+                self.waiting.remove(work)
+            self.printers[r.printer].queue.append(work)
+            logger.info("fleet: %s routed to %s (expected %.1f min)%s", work.job.print_job_id, r.printer,
+                        r.expected_minutes or 0, f": {work.reason}" if work.reason else "")
+            return True
+
+    async def route_waiting(self) -> None:
+        for work in list(self.waiting):
+            if await self.place(work):
+                continue
+            if time.monotonic() - work.since >= self.route_timeout_s:
+                self.waiting.remove(work)
+                why = route(work.job, self.caps(), self.views()).explain()
+                self.unrouted[work.job.print_job_id] = why
+                self.alert(f"print job {work.job.print_job_id} ({len(work.pieces)} pieces) found no printer in "
+                           f"{self.route_timeout_s:g}s: {why}")
+
+    def remainder_job(self, job: PrintJob, pieces: Sequence[Piece]) -> PrintJob:
+        base = job.print_job_id.split("~", 1)[0]
+        n = self.remainders[base] = self.remainders.get(base, 0) + 1
+        return dataclasses.replace(
+            job, print_job_id=f"{base}~{n}", piece_ids=tuple(x.piece_id for x in pieces),
+            sheets=sum(x.sheets for x in pieces), impressions=sum(impressions_of(x) for x in pieces))
+
+    # -- failover --
+
+    async def fail_over(self, p: _Printer, why: str) -> None:
+        name = p.config.name
+        moved_queue = list(p.queue)
+        p.queue.clear()
+        sub, p.active = p.active, None
+        if sub is not None:
+            await self.fail_over_job(p, sub, why)
+        for work in moved_queue:
+            work.reason = f"moved off {name} before it was sent: {why}"
+            await self.place(work, exclude=frozenset({name}))
+
+    async def fail_over_job(self, p: _Printer, sub: _Submission, why: str) -> None:
+        name = p.config.name
+        reachable = p.view.health is not Health.OFFLINE
+        final = None
+        if reachable and not (isinstance(sub.state, ippd.JobState) and sub.state.is_final):
+            try:
+                async with asyncio.timeout(self.io_timeout_s + 1):
+                    await p.ipp.cancel_job(sub.ipp_job)
+            except ippd.IppNotPossibleError:
+                pass  # it finished or was cancelled meanwhile: its final figures tell
+            except (TimeoutError, DeviceError) as exc:
+                logger.warning("fleet: cancelling job %d on %s failed: %s", sub.ipp_job, name, exc)
+                reachable = False
+        if reachable:
+            final = await self.job_status(p, sub)
+            reachable = final is not None
+        if final is not None and final.state == ippd.JobState.COMPLETED:
+            p.active = sub  # it finished after all
+            await self.track(p)
+            return
+        confirmed = sub.confirmed
+        counter_end = None
+        if reachable:
+            status = await self.snmp_poll(p)
+            counter_end = status.page_count if status is not None and status.reachable else None
+        per_sheet = 2 if sub.work.job.plex is Plex.DUPLEX else 1
+        spoiled_sheets = -(-sub.spoiled_seen // per_sheet)
+        await self.move(p, sub, confirmed, why, in_path_sheets=spoiled_sheets)
+        if reachable:
+            self.close_submission(p, sub, confirmed, final.impressions_completed if final else None, counter_end, "moved")
+        else:
+            sub.moved_at, sub.moved_time = confirmed, time.monotonic()
+            p.orphans.append(sub)
+            logger.warning("fleet: %s is not answering; its job %d (%s) may go on printing: it is cancelled when "
+                           "the printer answers again", name, sub.ipp_job, sub.work.job.print_job_id)
+
+    async def move(self, p: _Printer, sub: _Submission, confirmed: int, why: str, *, in_path_sheets: int = 0) -> None:
+        """Cut `sub` after `confirmed` impressions, keep the pieces delivered whole, route the rest elsewhere."""
+        name = p.config.name
+        job = sub.work.job
+        split: FailoverSplit = split_for_failover(sub.work.pieces, confirmed, in_path_sheets)
+        await self.mark_printed(p, sub, split.printed)
+        if sub.spoiled_seen:
+            self.spoils.append(Spoil(name, job.print_job_id, None, in_path_sheets, sub.spoiled_seen,
+                                     "in the paper path at the stop; reprinted with the rest of the job"))
+        if split.cut_piece is not None:
+            kept = sum(impressions_of(x) for x in sub.work.pieces[:len(split.printed)])
+            partial = confirmed - kept
+            per_sheet = 2 if job.plex is Plex.DUPLEX else 1
+            self.spoils.append(Spoil(name, job.print_job_id, split.cut_piece, -(-partial // per_sheet), partial,
+                                     "delivered part of a piece cut by the stop; the piece is reprinted whole"))
+        remainder = [x for x in sub.work.pieces if x.piece_id in set(split.remainder)]
+        to = None
+        rest_id = None
+        if remainder:
+            rest = _Work(self.remainder_job(job, remainder), tuple(remainder), since=time.monotonic(),
+                         reason=f"re-routed from {name} after impression {confirmed} of {job.print_job_id}: {why}")
+            rest_id = rest.job.print_job_id
+            if await self.place(rest, exclude=frozenset({name})):
+                to = next(n for n, q in self.printers.items() if rest in q.queue)
+        self.failovers.append(Failover(name, job.print_job_id, why, confirmed, split.printed, split.remainder, to,
+                                       rest_id, split.cut_piece, split.spoiled_sheets))
+        logger.warning("fleet: failover of %s off %s (%s): %d pieces kept, %d moved to %s", job.print_job_id, name,
+                       why, len(split.printed), len(split.remainder), to or "(waiting)")
+
+    async def settle_orphan(self, p: _Printer, sub: _Submission) -> None:
+        """A job left on a printer that stopped answering: now that it answers, cancel it and count its sheets."""
+        if p.view.health is Health.OFFLINE:
+            return
+        if not (isinstance(sub.state, ippd.JobState) and sub.state.is_final):
+            try:
+                async with asyncio.timeout(self.io_timeout_s + 1):
+                    await p.ipp.cancel_job(sub.ipp_job)
+            except ippd.IppNotPossibleError:
+                pass
+            except (TimeoutError, DeviceError):
+                return
+        final = await self.job_status(p, sub)
+        if final is None:
+            return
+        p.orphans.remove(sub)
+        status = await self.snmp_poll(p)
+        counter_end = status.page_count if status is not None and status.reachable else None
+        kept = sub.moved_at or 0
+        extra = sub.confirmed - kept
+        if extra > 0:
+            # delivered after its pieces moved: those sheets are duplicates to pull
+            per_sheet = 2 if sub.work.job.plex is Plex.DUPLEX else 1
+            start = 0
+            dup: list[str] = []
+            for x in sub.work.pieces:
+                end = start + impressions_of(x)
+                lo, hi = max(start, kept), min(end, sub.confirmed)
+                if hi > lo:
+                    dup.append(x.piece_id)
+                    first = (lo - start) // per_sheet + 1
+                    self.spoils.append(Spoil(p.config.name, sub.work.job.print_job_id, x.piece_id,
+                                             -(-(hi - start) // per_sheet) - first + 1, hi - lo,
+                                             "printed while the printer was not answering, after the piece moved: "
+                                             "a duplicate to pull", first))
+                start = end
+            self.alert(f"{p.config.name} printed {extra} impressions of {sub.work.job.print_job_id} while not "
+                       f"answering, after its work moved: pull the sheets of pieces {', '.join(dup)}")
+        self.close_submission(p, sub, kept, sub.confirmed, counter_end, "canceled")
+
+    # -- the report --
+
+    def report(self, started: float) -> FleetReport:
+        now = time.monotonic()
+        for p in self.printers.values():
+            for o in p.orphans:
+                self.alert(f"{p.config.name} still not answering: its job {o.ipp_job} ({o.work.job.print_job_id}) "
+                           f"may have printed beyond impression {o.moved_at}: check its output for pieces moved elsewhere")
+        figures = tuple(
+            PrinterFigures(
+                p.config.name, p.jobs, p.delivered, p.spoiled,
+                counter_delta(p.counter_first, p.counter_last)
+                if p.counter_first is not None and p.counter_last is not None else None,
+                p.view.health.value,
+            )
+            for p in self.printers.values()
+        )
+        return FleetReport(figures, tuple(self.job_figures), tuple(self.failovers), tuple(self.spoils),
+                           tuple(self.reconciliations), tuple(self.alerts), dict(self.unrouted),
+                           self.printed_pieces, now - started)
+
+    def outstanding(self) -> str:
+        parts = [f"{w.job.print_job_id} waiting" for w in self.waiting]
+        for p in self.printers.values():
+            if p.active is not None:
+                parts.append(f"{p.active.work.job.print_job_id} on {p.config.name} at impression "
+                             f"{p.active.confirmed} of {p.active.work.job.impressions} ({p.view.health.value})")
+            parts += [f"{w.job.print_job_id} queued on {p.config.name}" for w in p.queue]
+        return "; ".join(parts) or "nothing"
+
+
+async def print_run(
+    printers: Sequence[PrinterConfig],
+    jobs: Sequence[PrintJob],
+    pieces: Mapping[str, Piece] | Iterable[Piece],
+    documents: Callable[[PrintJob], bytes],
+    ledger: Ledger,
+    *,
+    document_format: str = "application/pdf",
+    grace_s: float = 30.0,
+    poll_s: float = 1.0,
+    io_timeout_s: float = 5.0,
+    route_timeout_s: float = 600.0,
+    orphan_timeout_s: float = 60.0,
+    run_timeout_s: float | None = None,
+) -> FleetReport:
+    """Print `jobs` on the fleet `printers`, tracking every piece in `ledger`, and report.
+
+    `pieces` (by ID, or an iterable) must hold every piece the jobs name, in the ledger as sorted (or
+    reprint_queued). `documents(job)` makes the print-ready document of a print job (called again for
+    a re-routed remainder, a PrintJob holding the pieces after the cut), in `document_format`; it runs
+    in a worker thread. A job no printer is able to print raises NoPrinterError before anything is
+    spooled. Waiting for a printer longer than `route_timeout_s` leaves a job unrouted (reported, with
+    an alert); a silent printer's cancelled job is waited for `orphan_timeout_s` after the rest is done.
+    `run_timeout_s` bounds the whole run (FleetTimeoutError names what was outstanding).
+    """
+    by_id = dict(pieces) if isinstance(pieces, Mapping) else {x.piece_id: x for x in pieces}
+    started = time.monotonic()
+    run = _Run(printers, ledger, documents, document_format=document_format, grace_s=grace_s, poll_s=poll_s,
+               io_timeout_s=io_timeout_s, route_timeout_s=route_timeout_s, orphan_timeout_s=orphan_timeout_s)
+    try:
+        await run.open()
+        try:
+            async with asyncio.timeout(run_timeout_s):
+                try:
+                    await run.run(jobs, by_id)
+                except BaseExceptionGroup as group:
+                    # a watcher's PmcError (a ledger refusal, a document that cannot be written) is the
+                    # error; the task group's wrapping is not
+                    first = next((e for e in group.exceptions if isinstance(e, PmcError)), None)
+                    if first is not None:
+                        raise first from group
+                    raise
+        except TimeoutError:
+            raise FleetTimeoutError(f"the run did not finish in {run_timeout_s:g}s; outstanding: {run.outstanding()}") from None
+    finally:
+        await run.aclose()
+    report = run.report(started)
+    for line in report.lines():
+        logger.info("fleet: %s", line)
+    return report
+
+
+async def poll_printers(printers: Sequence[PrinterConfig], *, io_timeout_s: float = 2.0) -> list[tuple[PrinterView, ippd.PrinterStatus | None, snmpd.PrinterStatus | None]]:
+    """One merged look at each printer (IPP and SNMP): for `pmc fleet status`."""
+    run = _Run(printers, None, lambda job: b"", document_format="", grace_s=0, poll_s=0,  # type: ignore[arg-type]
+               io_timeout_s=io_timeout_s, route_timeout_s=0, orphan_timeout_s=0)
+    out = []
+    try:
+        await run.open()
+
+        async def one(p: _Printer):
+            status = None
+            try:
+                async with asyncio.timeout(io_timeout_s + 1):
+                    status = await p.ipp.status()
+            except (TimeoutError, DeviceError):
+                pass
+            snmp_status = await run.snmp_poll(p)
+            health, reasons = merge_health(status, snmp_status)
+            return PrinterView(p.config.name, health, reasons), status, snmp_status
+
+        async with asyncio.TaskGroup() as tg:
+            tasks = [tg.create_task(one(p), name=f"printer[{p.config.name}].status") for p in run.printers.values()]
+        out = [t.result() for t in tasks]
+    finally:
+        await run.aclose()
+    return out
