@@ -985,9 +985,7 @@ class _IndexSink:
         plan = self.plans.get(ids)
         if plan is None:
             plan = self.plans[ids] = self._plan(tuple(self.name_of[i] for i in ids))
-        names = None
         pid_i, zip_i, rcpt, ins_i, others = plan
-        mapping = self.roles.mapping
         piece_id = values[pid_i].strip() if pid_i is not None else ""
         if not piece_id:
             names = [self.name_of[i] for i in ids]
@@ -997,7 +995,8 @@ class _IndexSink:
                        first_page=first_page, plex=plex, problem=problem)
             return self.group(g)  # the slow road names the fault, or takes the group name
         postal = values[zip_i].strip() if zip_i is not None else ""
-        if not postal and mapping.require_postal_code:
+        if not postal and self.roles.mapping.require_postal_code:
+            mapping = self.roles.mapping
             return self._quarantine(StreamError(
                 f"the piece has no postal code (no TLE {'/'.join(mapping.postal_code)})", path=self.path,
                 offset=start, piece_id=piece_id))
@@ -1016,6 +1015,11 @@ class _IndexSink:
         piece = Piece(piece_id, self.job_id, ordinal, pages, sheets, plex, first_page,
                       tuple([values[i].strip() for i in rcpt]), postal or None, inserts, None,
                       {k: values[i].strip() for k, i in others})
+        spans = self.spans
+        if problem is None and piece_id not in spans:  # the usual case, without a call
+            self.pieces.append(piece)
+            spans[piece_id] = (start, end)
+            return None
         self._add(piece, start, end, problem)
 
     def _plan(self, names: tuple[str, ...]) -> tuple:
