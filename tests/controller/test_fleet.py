@@ -1,0 +1,217 @@
+"""controller.fleet on small fleets of simulated printers: merged health, jam recovery within the grace
+time, waiting for a printer, giving up on one, and print-ready PDF documents made per print job."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from pathlib import Path
+
+import pytest
+
+from controller.config import PrinterConfig
+from controller.fleet import (
+    PAGE_LIST_FORMAT,
+    merge_health,
+    page_list_documents,
+    poll_printers,
+    print_run,
+    stream_documents,
+)
+from controller.fleet_plan import Health
+from controller.ledger import Ledger
+from controller.model import Piece, PieceEvent, PieceEventKind, PieceState, Plex, PrintJob
+from drivers import ipp as ippd
+from drivers import snmp as snmpd
+from simulators.printer import Fault, SimIppPrinter
+
+ROOT = Path(__file__).resolve().parents[2]
+RUN = "RUN2"
+
+
+def ipp_status(state=ippd.PrinterState.IDLE, reasons=("none",), accepting=True) -> ippd.PrinterStatus:
+    return ippd.PrinterStatus(state, reasons, "", accepting, 0, 1, {})
+
+
+def snmp_status(reachable=True, errors=frozenset(), device=snmpd.DeviceState.RUNNING) -> snmpd.PrinterStatus:
+    return snmpd.PrinterStatus("lp-1", reachable, device_state=device if reachable else None,
+                               errors=errors if reachable else None)
+
+
+@pytest.mark.parametrize("ipp, snmp, health, reason", [
+    (ipp_status(), snmp_status(), Health.IDLE, None),
+    (ipp_status(ippd.PrinterState.PROCESSING), None, Health.PRINTING, None),
+    (ipp_status(ippd.PrinterState.PROCESSING, ("toner-low-report",)), snmp_status(), Health.WARNING, "toner-low-report"),
+    (ipp_status(ippd.PrinterState.STOPPED, ("media-jam-error",)), snmp_status(), Health.STOPPED, "media-jam-error"),
+    # SNMP's jam bit stops a printer whose IPP side still says idle
+    (ipp_status(), snmp_status(errors=frozenset({snmpd.PrinterError.JAMMED}), device=snmpd.DeviceState.DOWN),
+     Health.STOPPED, "snmp-jammed"),
+    (ipp_status(), snmp_status(errors=frozenset({snmpd.PrinterError.LOW_PAPER})), Health.WARNING, "snmp-low-paper"),
+    (ipp_status(accepting=False), snmp_status(), Health.STOPPED, "not-accepting-jobs"),
+    # IPP is what jobs go over: silent IPP is offline whatever SNMP says
+    (None, snmp_status(), Health.OFFLINE, "ipp-not-answering"),
+    (None, snmp_status(reachable=False), Health.OFFLINE, "snmp-not-answering"),
+])
+def test_merged_health_from_ipp_and_snmp(ipp, snmp, health, reason):
+    got, reasons = merge_health(ipp, snmp)
+    assert got is health
+    assert (reason in reasons) if reason else not reasons
+
+
+@contextlib.asynccontextmanager
+async def printers(n: int, speed: float = 400):
+    async with contextlib.AsyncExitStack() as stack:
+        sims = [await stack.enter_async_context(SimIppPrinter(name=f"lp-{i + 1}", speed=speed, snmp=True))
+                for i in range(n)]
+        yield sims, [PrinterConfig(name=s.name, ipp_url=s.url, snmp_url=s.snmp_url, speed_ipm=150) for s in sims]
+
+
+def run_of(pieces_n: int, jobs_n: int) -> tuple[list[Piece], list[PrintJob]]:
+    pieces = [Piece(f"q{i:03d}", RUN, i, pages=2 * (1 + i % 2), sheets=1 + i % 2, plex=Plex.DUPLEX)
+              for i in range(pieces_n)]
+    per = pieces_n // jobs_n
+    jobs = []
+    for j in range(jobs_n):
+        mine = pieces[j * per:(j + 1) * per]
+        jobs.append(PrintJob(f"pj-{j + 1}", RUN, tuple(p.piece_id for p in mine), sheets=sum(p.sheets for p in mine),
+                             impressions=sum(2 * p.sheets for p in mine), plex=Plex.DUPLEX))
+    return pieces, jobs
+
+
+async def open_ledger(path: Path, pieces: list[Piece]) -> Ledger:
+    ledger = Ledger(path)
+    await ledger.start()
+    await ledger.append_many([PieceEvent(PieceEventKind.INDEXED, p.piece_id, job_id=RUN) for p in pieces], batch=0)
+    await ledger.append_many([PieceEvent(PieceEventKind.SORTED, p.piece_id) for p in pieces], batch=0)
+    return ledger
+
+
+async def polled_while(sim: SimIppPrinter, predicate, requests: int = 12) -> None:
+    """Wait until the controller has sent `sim` this many more requests while `predicate()` held."""
+    while not predicate():
+        await asyncio.sleep(0.005)
+    start = sim.requests_answered
+    while sim.requests_answered - start < requests:
+        await asyncio.sleep(0.005)
+
+
+@pytest.mark.timeout(60)
+async def test_a_jam_cleared_within_the_grace_time_stays_put_and_its_spoils_are_reconciled(tmp_path):
+    pieces, jobs = run_of(40, 1)
+    async with printers(2) as (sims, configs):
+        lp1 = sims[0]
+        lp1.schedule(Fault.MEDIA_JAM, at_impression=20)
+        ledger = await open_ledger(tmp_path / "l.sqlite", pieces)
+
+        async def operator() -> None:
+            await polled_while(lp1, lambda: Fault.MEDIA_JAM in lp1.state.faults)
+            lp1.clear(Fault.MEDIA_JAM)
+
+        try:
+            async with asyncio.timeout(45), asyncio.TaskGroup() as tg:
+                tg.create_task(operator(), name="operator[lp-1].clear")
+                run = tg.create_task(print_run(configs, jobs, pieces,
+                                               page_list_documents({p.piece_id: p for p in pieces}, run=RUN), ledger,
+                                               document_format=PAGE_LIST_FORMAT, grace_s=30, poll_s=0.02,
+                                               io_timeout_s=1.0), name="fleet.print_run")
+            report = run.result()
+            assert await ledger.verify() == []
+            assert await ledger.counts_by_state(RUN) == {RUN: {PieceState.PRINTED: len(pieces)}}
+        finally:
+            await ledger.aclose()
+    assert report.failovers == () and report.balanced
+    (r,) = report.reconciliations
+    spoiled = sum(len(s.pages) for s in lp1.state.spoiled)
+    assert spoiled > 0 and r.spoiled == spoiled
+    assert r.ipp_completed == r.planned == jobs[0].impressions
+    assert r.counter_delta == lp1.state.life_impressions == r.planned + spoiled
+    assert [s.sheet for s in lp1.state.output] == list(range(1, jobs[0].sheets + 1))  # each sheet once
+
+
+@pytest.mark.timeout(60)
+async def test_work_waits_for_a_printer_and_goes_when_one_recovers(tmp_path):
+    pieces, jobs = run_of(12, 2)
+    async with printers(2) as (sims, configs):
+        for sim in sims:
+            sim.inject(Fault.DOOR_OPEN)
+        ledger = await open_ledger(tmp_path / "l.sqlite", pieces)
+
+        async def operator() -> None:
+            await polled_while(sims[1], lambda: True)
+            sims[1].clear(Fault.DOOR_OPEN)
+
+        try:
+            async with asyncio.timeout(45), asyncio.TaskGroup() as tg:
+                tg.create_task(operator(), name="operator[lp-2].door")
+                run = tg.create_task(print_run(configs, jobs, pieces,
+                                               page_list_documents({p.piece_id: p for p in pieces}, run=RUN), ledger,
+                                               document_format=PAGE_LIST_FORMAT, grace_s=0.05, poll_s=0.02,
+                                               io_timeout_s=1.0), name="fleet.print_run")
+            report = run.result()
+            assert await ledger.counts_by_state(RUN) == {RUN: {PieceState.PRINTED: len(pieces)}}
+            history = await ledger.history(pieces[0].piece_id)
+        finally:
+            await ledger.aclose()
+    assert {j.printer for j in report.jobs} == {"lp-2"} and report.balanced
+    assert [h.device for h in history if h.kind is PieceEventKind.SPOOLED] == ["lp-2"]
+    assert not sims[0].state.jobs and len(sims[1].state.output) == sum(p.sheets for p in pieces)
+
+
+@pytest.mark.timeout(60)
+async def test_work_no_working_printer_takes_in_time_is_reported_unrouted_and_left_sorted(tmp_path):
+    pieces, jobs = run_of(6, 1)
+    async with printers(2) as (sims, configs):
+        sims[0].inject(Fault.DOOR_OPEN)
+        sims[1].inject(Fault.TONER_EMPTY)
+        ledger = await open_ledger(tmp_path / "l.sqlite", pieces)
+        try:
+            report = await print_run(configs, jobs, pieces, page_list_documents({p.piece_id: p for p in pieces}, run=RUN),
+                                     ledger, document_format=PAGE_LIST_FORMAT, poll_s=0.02, io_timeout_s=1.0,
+                                     route_timeout_s=0.2)
+            counts = await ledger.counts_by_state(RUN)
+        finally:
+            await ledger.aclose()
+    why = report.unrouted["pj-1"]
+    assert "lp-1: stopped (door-open-error" in why and "lp-2: stopped (" in why and "toner-empty-error" in why
+    assert any("pj-1" in a and "found no printer" in a for a in report.alerts) and not report.balanced
+    assert counts == {RUN: {PieceState.SORTED: len(pieces)}}
+
+
+@pytest.mark.timeout(90)
+async def test_print_ready_pdfs_are_made_per_print_job_and_their_stamped_codes_come_out_in_order(tmp_path):
+    from controller.streams.paged import plan_stamps
+    from controller.streams.pdf import READER, WRITER
+
+    index = READER.index(ROOT / "fixtures/streams/pdf/outline.pdf", job_id=RUN)
+    stamps = plan_stamps(index)
+    pieces = list(index.pieces)
+    halves = (pieces[:6], pieces[6:])
+    jobs = [PrintJob(f"pj-{k + 1}", RUN, tuple(p.piece_id for p in half), sheets=sum(p.sheets for p in half),
+                     impressions=sum(p.pages for p in half)) for k, half in enumerate(halves)]
+    documents = stream_documents(index, WRITER, stamps, tmp_path / "jobs")
+    async with printers(2) as (sims, configs):
+        ledger = await open_ledger(tmp_path / "l.sqlite", pieces)
+        try:
+            report = await print_run(configs, jobs, pieces, documents, ledger, poll_s=0.02, io_timeout_s=2.0,
+                                     run_timeout_s=60)
+            assert await ledger.counts_by_state(RUN) == {RUN: {PieceState.PRINTED: len(pieces)}}
+        finally:
+            await ledger.aclose()
+    assert report.balanced and len(report.jobs) == 2
+    for job in report.jobs:
+        sim = next(s for s in sims if s.name == job.printer)
+        want = [stamps[(pid, s)].control_code for pid in next(j for j in jobs if j.print_job_id == job.print_job_id).piece_ids
+                for s in range(1, index.pieces[[p.piece_id for p in pieces].index(pid)].sheets + 1)]
+        assert [s.control_code for s in sim.state.output if s.job_name == job.print_job_id] == want
+
+
+async def test_fleet_status_polls_ipp_and_snmp_and_names_a_silent_printer():
+    async with printers(3) as (sims, configs):
+        sims[1].inject(Fault.MEDIA_JAM)
+        sims[2].inject(Fault.OFFLINE)
+        looks = await poll_printers(configs, io_timeout_s=0.3)
+    health = {view.name: view.health for view, _, _ in looks}
+    assert health == {"lp-1": Health.IDLE, "lp-2": Health.STOPPED, "lp-3": Health.OFFLINE}
+    _, ipp, snmp = looks[0]
+    assert ipp.state == ippd.PrinterState.IDLE and snmp.reachable and snmp.page_count == 0
+    assert "snmp-not-answering" in looks[2][0].reasons
