@@ -555,9 +555,11 @@ class _Walker:
         plex_obj = (Plex.SIMPLEX, Plex.DUPLEX)
         fast = sink.fast
         ordinal = self.ordinal
-        for k, (n, sh, dx, fp) in enumerate(zip(pages.tolist(), sheets.tolist(), duplex.tolist(), first_page)):
-            fast(ordinal + k, bng_off[k], eng_end[k], None, tuple(names[ts[k]:te[k]]), values[ts[k]:te[k]], n, sh,
-                 plex_obj[dx], fp, problems.get(k))
+        get_problem = problems.get if problems else (lambda k: None)
+        for k, (n, sh, dx, fp, a, b) in enumerate(zip(pages.tolist(), sheets.tolist(), duplex.tolist(), first_page,
+                                                      ts, te)):
+            fast(ordinal + k, bng_off[k], eng_end[k], None, tuple(names[a:b]), values, a, n, sh, plex_obj[dx], fp,
+                 get_problem(k))
         self.ordinal += count
 
     def _events(self, arr: np.ndarray, offs: np.ndarray, cds: np.ndarray, a: int, b: int) -> None:
@@ -979,22 +981,23 @@ class _IndexSink:
         self._add(piece, g.start, g.end, g.problem)
 
     def fast(self, ordinal: int, start: int, end: int, raw_name: bytes | None, ids: tuple[int, ...],
-             values: list[str], pages: int, sheets: int, plex: Plex, first_page: int,
+             all_values: list[str], base: int, pages: int, sheets: int, plex: Plex, first_page: int,
              problem: tuple[int, str] | None) -> None:
-        """A whole group from the bulk walk: `ids` number its TLE names (self.name_of)."""
+        """A whole group from the bulk walk: `ids` number its TLE names (self.name_of), its values
+        are all_values[base:base + len(ids)]."""
         plan = self.plans.get(ids)
         if plan is None:
             plan = self.plans[ids] = self._plan(tuple(self.name_of[i] for i in ids))
         pid_i, zip_i, rcpt, ins_i, others = plan
-        piece_id = values[pid_i].strip() if pid_i is not None else ""
+        piece_id = all_values[base + pid_i].strip() if pid_i is not None else ""
         if not piece_id:
             names = [self.name_of[i] for i in ids]
             if raw_name is None:
                 raw_name = bytes(self.buf[start + 9:start + 17])
-            g = _Group(ordinal, start, raw_name, end, tles=list(zip(names, values)), pages=pages, sheets=sheets,
-                       first_page=first_page, plex=plex, problem=problem)
+            g = _Group(ordinal, start, raw_name, end, tles=list(zip(names, all_values[base:base + len(ids)])),
+                       pages=pages, sheets=sheets, first_page=first_page, plex=plex, problem=problem)
             return self.group(g)  # the slow road names the fault, or takes the group name
-        postal = values[zip_i].strip() if zip_i is not None else ""
+        postal = all_values[base + zip_i].strip() if zip_i is not None else ""
         if not postal and self.roles.mapping.require_postal_code:
             mapping = self.roles.mapping
             return self._quarantine(StreamError(
@@ -1002,7 +1005,7 @@ class _IndexSink:
                 offset=start, piece_id=piece_id))
         inserts: frozenset[int] = frozenset()
         if ins_i is not None:
-            raw = values[ins_i]
+            raw = all_values[base + ins_i]
             inserts = self.insert_sets.get(raw)
             if inserts is None:
                 try:
@@ -1013,8 +1016,8 @@ class _IndexSink:
                         path=self.path, offset=start, piece_id=piece_id))
                 self.insert_sets[raw] = inserts
         piece = Piece(piece_id, self.job_id, ordinal, pages, sheets, plex, first_page,
-                      tuple([values[i].strip() for i in rcpt]), postal or None, inserts, None,
-                      {k: values[i].strip() for k, i in others})
+                      tuple([all_values[base + i].strip() for i in rcpt]), postal or None, inserts, None,
+                      {k: all_values[base + i].strip() for k, i in others})
         spans = self.spans
         if problem is None and piece_id not in spans:  # the usual case, without a call
             self.pieces.append(piece)

@@ -228,3 +228,13 @@ def test_sniff_knows_afp_from_other_formats():
     r = AfpReader()
     assert r.sniff((FIX / "fop_statements.afp").read_bytes()[:64])
     assert not r.sniff(b"%PDF-1.7\n") and not r.sniff(b"%!PS-Adobe-3.0\n") and not r.sniff(b"\x1bE\x1b&l0O")
+
+
+@pytest.mark.parametrize("name", ["fop_statements.afp", "fop_plain.afp"])
+def test_the_bulk_walk_and_the_field_by_field_walk_agree(name, monkeypatch):
+    from controller.streams import afp
+
+    fast = AfpReader().index(FIX / name, job_id="J")
+    monkeypatch.setattr(afp._Walker, "_groups_at_once", lambda self, *a: False)
+    slow = AfpReader().index(FIX / name, job_id="J")
+    assert fast == slow
