@@ -376,9 +376,7 @@ class _Walker:
                 sel = np.isin(codes, _INTERESTING)
                 offs, cds = real[sel], codes[sel]
                 start = 0
-                if self.detail:
-                    start = cds.size
-                elif self.rg_depth or (cds == _BRG).any():  # resource groups field by field, the rest in bulk
+                if self.rg_depth or (cds == _BRG).any():  # resource groups field by field, the rest in bulk
                     ends = np.flatnonzero(cds == _ERG)
                     start = int(ends[-1]) + 1 if ends.size else cds.size
                 for off, code in zip(offs[:start].tolist(), cds[:start].tolist()):
@@ -468,6 +466,7 @@ class _Walker:
         eng_end = (eng_off + 1 + ((arr[eng_off + 1].astype(np.int64) << 8) | arr[eng_off + 2])).tolist()
         bng_off, eng_off_l, pages_l = o[bng].tolist(), eng_off.tolist(), pages.tolist()
         imm_off = o[imm_idx].tolist()
+        bpg_all, first_bpg_l = o[bpg_idx].tolist(), first_bpg.tolist()
         buf, lay, sink, imm_names = self.buf, self.layout, self.sink, self.imm_names
         if sink is not None:  # the index: pieces straight from the window's arrays
             self._sink_groups(arr, sink, pages, bng_off, eng_off_l, eng_end, bpg_off, ims, ime, imm_off, names,
@@ -490,6 +489,14 @@ class _Walker:
             plex = self.plex()
             first_page = lay.pages
             problem = None
+            page_list = None
+            if self.detail:  # each page's offset, its sheet in the piece, and whether it starts that sheet
+                page_list, sheet, back = [], 0, self.side if plex is Plex.DUPLEX else 0
+                for off in bpg_all[first_bpg_l[k]:first_bpg_l[k] + n]:
+                    starts = plex is Plex.SIMPLEX or back == 0
+                    sheet += starts
+                    page_list.append((off, sheet, starts))
+                    back = 0 if plex is Plex.SIMPLEX else 1 - back
             if n:
                 if plex is Plex.SIMPLEX:
                     first_new, sheets, self.side = True, n, 0
@@ -510,7 +517,7 @@ class _Walker:
                 first_page=first_page, plex=plex, imm_at_start=imm_at_start, own_imm=content_at is not None,
                 last_imm=self.imm if content_at is not None else None,
                 content_at=content_at if content_at is not None else (bpg_off[k] if n else eng_off_l[k]),
-                problem=problem))
+                problem=problem, page_list=page_list, stamps=[] if self.detail else None))
             self.ordinal += 1
         return True
 
@@ -571,7 +578,10 @@ class _Walker:
         offs_l, cds_l = offs.tolist(), cds.tolist()
         prev = 0
         for e in [*events, len(offs_l)]:
-            if e > prev:
+            if e > prev and self.detail:  # every page recorded
+                for i in range(prev, e):
+                    self.handle(_field_at(self.buf, offs_l[i], self.size, cds_l[i]))
+            elif e > prev:
                 self._pages(offs_l, cds, prev, e)
             if e == len(offs_l):
                 break

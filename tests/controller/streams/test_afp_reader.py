@@ -238,3 +238,15 @@ def test_the_bulk_walk_and_the_field_by_field_walk_agree(name, monkeypatch):
     monkeypatch.setattr(afp._Walker, "_groups_at_once", lambda self, *a: False)
     slow = AfpReader().index(FIX / name, job_id="J")
     assert fast == slow
+
+
+def test_page_lists_from_the_bulk_walk_match_the_field_by_field_walk(monkeypatch):
+    from controller.streams import afp
+
+    def pages(lay):
+        return [(g.start, g.end, g.page_list, g.imm_at_start, g.own_imm, g.content_at, g.last_imm) for g in lay.groups]
+
+    fast = pages(AfpReader().layout(FIX / "fop_statements.afp", detail=True))
+    monkeypatch.setattr(afp._Walker, "_groups_at_once", lambda self, *a: False)
+    slow = pages(AfpReader().layout(FIX / "fop_statements.afp", detail=True))
+    assert fast == slow and all(p[2] for p in fast)
