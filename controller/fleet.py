@@ -63,7 +63,7 @@ logger = logging.getLogger(__name__)
 __all__ = [
     "FleetError", "NoPrinterError", "FleetTimeoutError", "FleetReport", "JobFigures", "PrinterFigures",
     "Failover", "Spoil", "print_run", "merge_health", "caps_of", "page_list_documents", "stream_documents",
-    "PAGE_LIST_FORMAT", "poll_printers",
+    "PAGE_LIST_FORMAT", "poll_printers", "FleetMonitor", "PrinterLook",
 ]
 
 PAGE_LIST_FORMAT = "application/vnd.pmc.pages"  # one line per page: the control code, or "-"
@@ -849,28 +849,74 @@ async def print_run(
     return report
 
 
-async def poll_printers(printers: Sequence[PrinterConfig], *, io_timeout_s: float = 2.0) -> list[tuple[PrinterView, ippd.PrinterStatus | None, snmpd.PrinterStatus | None]]:
-    """One merged look at each printer (IPP and SNMP): for `pmc fleet status`."""
-    run = _Run(printers, None, lambda job: b"", document_format="", grace_s=0, poll_s=0,  # type: ignore[arg-type]
-               io_timeout_s=io_timeout_s, route_timeout_s=0, orphan_timeout_s=0)
-    out = []
-    try:
-        await run.open()
+@dataclass(frozen=True, slots=True)
+class PrinterLook:
+    """One merged look at a printer, with what each protocol said (None: it did not answer)."""
 
-        async def one(p: _Printer):
+    view: PrinterView
+    ipp: ippd.PrinterStatus | None
+    snmp: snmpd.PrinterStatus | None
+
+
+class FleetMonitor:
+    """The watchers' poll without a run: IPP status and SNMP status of every printer, merged, on demand.
+
+        async with FleetMonitor(plant.printers) as monitor:
+            looks = await monitor.poll()
+
+    Keeps its clients (one IPP keep-alive connection per printer, one SNMP engine) between polls, as
+    the watchers do; `concurrency` printers are polled at a time.
+    """
+
+    def __init__(self, printers: Sequence[PrinterConfig], *, io_timeout_s: float = 2.0, concurrency: int = 16) -> None:
+        if concurrency < 1:
+            raise ValueError("concurrency must be at least 1")
+        self._run = _Run(printers, None, lambda job: b"", document_format="", grace_s=0, poll_s=0,  # type: ignore[arg-type]
+                         io_timeout_s=io_timeout_s, route_timeout_s=0, orphan_timeout_s=0)
+        self.concurrency = concurrency
+
+    async def __aenter__(self) -> FleetMonitor:
+        try:
+            await self._run.open()
+        except BaseException:
+            await self._run.aclose()
+            raise
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self._run.aclose()
+
+    async def poll(self) -> list[PrinterLook]:
+        run = self._run
+        printers = list(run.printers.values())
+        looks: list[PrinterLook | None] = [None] * len(printers)
+        next_index = 0
+
+        async def one(p: _Printer) -> PrinterLook:
             status = None
             try:
-                async with asyncio.timeout(io_timeout_s + 1):
+                async with asyncio.timeout(run.io_timeout_s + 1):
                     status = await p.ipp.status()
             except (TimeoutError, DeviceError):
                 pass
             snmp_status = await run.snmp_poll(p)
             health, reasons = merge_health(status, snmp_status)
-            return PrinterView(p.config.name, health, reasons), status, snmp_status
+            return PrinterLook(PrinterView(p.config.name, health, reasons), status, snmp_status)
+
+        async def worker() -> None:
+            nonlocal next_index
+            while next_index < len(printers):
+                i = next_index
+                next_index += 1
+                looks[i] = await one(printers[i])
 
         async with asyncio.TaskGroup() as tg:
-            tasks = [tg.create_task(one(p), name=f"printer[{p.config.name}].status") for p in run.printers.values()]
-        out = [t.result() for t in tasks]
-    finally:
-        await run.aclose()
-    return out
+            for n in range(min(self.concurrency, len(printers))):
+                tg.create_task(worker(), name=f"fleet.monitor[{n}]")
+        return looks  # type: ignore[return-value]
+
+
+async def poll_printers(printers: Sequence[PrinterConfig], *, io_timeout_s: float = 2.0) -> list[PrinterLook]:
+    """One merged look at each printer (IPP and SNMP): for `pmc fleet status`."""
+    async with FleetMonitor(printers, io_timeout_s=io_timeout_s) as monitor:
+        return await monitor.poll()

@@ -210,8 +210,8 @@ async def test_fleet_status_polls_ipp_and_snmp_and_names_a_silent_printer():
         sims[1].inject(Fault.MEDIA_JAM)
         sims[2].inject(Fault.OFFLINE)
         looks = await poll_printers(configs, io_timeout_s=0.3)
-    health = {view.name: view.health for view, _, _ in looks}
+    health = {look.view.name: look.view.health for look in looks}
     assert health == {"lp-1": Health.IDLE, "lp-2": Health.STOPPED, "lp-3": Health.OFFLINE}
-    _, ipp, snmp = looks[0]
-    assert ipp.state == ippd.PrinterState.IDLE and snmp.reachable and snmp.page_count == 0
-    assert "snmp-not-answering" in looks[2][0].reasons
+    assert looks[0].ipp.state == ippd.PrinterState.IDLE and looks[0].snmp.reachable and looks[0].snmp.page_count == 0
+    assert "media-jam-error" in looks[1].view.reasons and looks[1].snmp.errors == {snmpd.PrinterError.JAMMED}
+    assert looks[2].ipp is None and "snmp-not-answering" in looks[2].view.reasons
