@@ -19,7 +19,7 @@ from pathlib import Path
 
 from controller.errors import StreamError
 from controller.model import Plex
-from controller.streams.afp import IMB_TLE, STAMP_TLE, AfpReader, TleMapping, iter_fields, structured_field, tle
+from controller.streams.afp import IMB_TLE, STAMP_TLE, AfpReader, TleMapping, structured_field, tle
 from controller.streams.base import EngineeringPlan, StreamFormat, StreamIndex, check_plan
 
 logger = logging.getLogger(__name__)
@@ -119,16 +119,21 @@ def _name8(name: str) -> bytes:
 
 
 def _after_environment(mm, bpg: int, end: int) -> int:
-    """Where a page-level field goes: after the page's active environment group, else after BPG."""
-    fields = iter_fields(mm, bpg, end)
-    first = next(fields)
-    pos = first.end
-    second = next(fields, None)
-    if second is not None and second.name == "BAG":
-        for f in fields:
-            if f.name == "EAG":
-                return f.end
-    return pos
+    """Where a page-level field goes: after the page's active environment group, else after BPG.
+    Reads field headers only (the reader has checked the chain)."""
+    pos = bpg + 1 + (mm[bpg + 1] << 8 | mm[bpg + 2])
+    after_bpg = pos
+    if mm[pos + 3:pos + 6] != _BAG_ID:
+        return after_bpg
+    while pos < end:
+        stop = pos + 1 + (mm[pos + 1] << 8 | mm[pos + 2])
+        if mm[pos + 3:pos + 6] == _EAG_ID:
+            return stop
+        pos = stop
+    return after_bpg
+
+
+_BAG_ID, _EAG_ID = bytes.fromhex("D3A8C9"), bytes.fromhex("D3A9C9")
 
 
 def _copy(dst, mm, start: int, end: int, inserts: list[tuple[int, bytes]] = ()) -> None:
