@@ -17,12 +17,14 @@ page may use fonts downloaded on an earlier page.
 
 Writing keeps the job envelope: the bytes before the first piece (UEL, PJL job header, the first reset
 and setup) and after the last page (final reset, `@PJL EOJ`, UEL), and moves each piece's bytes in
-plan order. Stamps: the control code as a raster graphic (one dot per DataMatrix module at the printer
-resolution of `PclLayout.dpi`, scaled by `module_dots`) and the IMb as 65 filled rectangles (`ESC*c#h#v0P`),
+plan order. Stamps: the control code as a raster graphic (`PclLayout.module_dots` dots a DataMatrix module
+at `PclLayout.dpi`) and the IMb as 65 filled rectangles (`ESC*c#h#v0P`),
 placed by the cursor in decipoints (so the job's unit of measure does not matter) just before the
 page's form feed, between a cursor push and pop. The machine-readable twin is an alphanumeric-ID
-command, `ESC&n#W` whose data is an operation byte 0x00 and then `PMC:<payload>[;IMB:<bars>]`; a
-printer ignores it (PCL has no comment command), and `read_page_twins` reads it back without rendering.
+command, `ESC&n#W` whose data is an operation byte 0x00 and then `PMC:<payload>[;IMB:<bars>]`. PCL has
+no comment command; operation 0 only makes that string the current font string ID for a later
+font-management command, so it prints nothing (a job that itself manages fonts by string ID should set
+its own again before use). `read_page_twins` reads it back without rendering.
 """
 
 from __future__ import annotations
