@@ -76,3 +76,37 @@ def test_write_stream_dispatches_on_the_index_format(tmp_path):
     order = [p.piece_id for p in reversed(idx.pieces)]
     (out,) = write_stream(idx, plan_in_order(idx, order), tmp_path)
     assert [p.piece_id for p in index_stream(out, sidecar=None).pieces] == order
+
+
+# the same contract for every format, through the registry: index, reorder + split + stamp, re-index
+CONTRACT = ["afp/fop_statements.afp", "afp/fop_plain.afp", "pdf/dpart.pdf", "pdf/outline.pdf", "pdf/gs_pdfwrite.pdf",
+            "ps/statements.ps", "ps/statements_duplex.ps", "pcl/statements.pcl", "pcl/statements_duplex.pcl"]
+
+
+@pytest.mark.parametrize("name", CONTRACT)
+def test_every_format_reorders_splits_and_stamps_through_the_registry(name, tmp_path):
+    from controller.commands.stream import control_code_stamps
+    from controller.streams.base import EngineeringPlan, PrintJobPlan
+
+    path = ROOT / name
+    if not path.is_file():
+        pytest.skip(f"{name} is not in this tree")
+    if sniff(path) not in registry.available_formats():
+        pytest.skip(f"no reader for {name} yet")
+    idx = index_stream(path, job_id="C")
+    assert len(idx.pieces) >= 2
+    order = [p.piece_id for p in idx.pieces][::-1]
+    half = len(order) // 2
+    plan = EngineeringPlan(jobs=(PrintJobPlan("a", tuple(order[:half])), PrintJobPlan("b", tuple(order[half:]))),
+                           stamps=control_code_stamps(idx))
+    outs = write_stream(idx, plan, tmp_path)
+    assert len(outs) == 2
+    by_id = {p.piece_id: p for p in idx.pieces}
+    for out, want in zip(outs, (order[:half], order[half:])):
+        back = index_stream(out, job_id="C", sidecar=None)
+        assert back.format is idx.format
+        assert [p.piece_id for p in back.pieces] == want
+        for p in back.pieces:
+            o = by_id[p.piece_id]
+            assert (p.pages, p.sheets, p.plex, p.recipient, p.postal_code) == \
+                (o.pages, o.sheets, o.plex, o.recipient, o.postal_code), p.piece_id
