@@ -14,7 +14,7 @@ from typing import Callable
 
 from controller.errors import StreamError
 from controller.model import Piece
-from controller.streams.base import EngineeringPlan, PrintJobPlan, SheetStamp, StreamIndex, check_plan
+from controller.streams.base import EngineeringPlan, PrintJobPlan, SheetStamp, StreamFormat, StreamIndex, check_plan
 from controller.streams.registry import format_named, index_stream, reader_for, sniff, write_stream
 
 TABLE_ROWS = 20
@@ -67,6 +67,8 @@ def _engineering(p: argparse.ArgumentParser) -> None:
     p.add_argument("--out", type=Path, required=True, help="output folder")
     p.add_argument("--name", default="job", help="print job name prefix (default 'job')")
     p.add_argument("--stamp", action="store_true", help="stamp each sheet with its control code")
+    p.add_argument("--barcodes", action="store_true",
+                   help="AFP: also draw each stamped code as a BCOCA DataMatrix object (implies --stamp)")
 
 
 class _Progress:
@@ -187,7 +189,15 @@ def control_code_stamps(idx: StreamIndex) -> dict[tuple[str, int], SheetStamp]:
 
 def _write(args: argparse.Namespace, idx: StreamIndex, cuts: list[list[str]]) -> int:
     jobs = tuple(PrintJobPlan(f"{args.name}-{i + 1:03d}", tuple(c)) for i, c in enumerate(cuts))
-    plan = EngineeringPlan(jobs=jobs, stamps=control_code_stamps(idx) if args.stamp else {})
+    stamp = args.stamp or args.barcodes
+    plan = EngineeringPlan(jobs=jobs, stamps=control_code_stamps(idx) if stamp else {})
+    write = write_stream
+    if args.barcodes:
+        if idx.format is not StreamFormat.AFP:
+            raise StreamError(f"--barcodes draws BCOCA objects in AFP streams; {idx.format.value} stamps draw "
+                              "their codes already", path=idx.path)
+        from controller.streams.afp_writer import AfpWriter
+        write = AfpWriter(barcodes=True).write
     check_plan(idx, plan)
     show = args.progress or (sys.stderr.isatty() and len(jobs) > 1 and not args.json)
     progress: Callable[[int, int], None] = _Progress(f"writing {len(jobs)} print jobs", show)
@@ -196,7 +206,7 @@ def _write(args: argparse.Namespace, idx: StreamIndex, cuts: list[list[str]]) ->
     for k, job in enumerate(jobs):  # one job at a time (each over the part of the index it holds), so the bar moves
         part = dataclasses.replace(idx, pieces=tuple(by_id[i] for i in job.piece_ids),
                                    spans={i: idx.spans[i] for i in job.piece_ids if i in idx.spans})
-        paths += write_stream(part, EngineeringPlan(jobs=(job,), stamps=plan.stamps), args.out)
+        paths += write(part, EngineeringPlan(jobs=(job,), stamps=plan.stamps), args.out)
         progress(k + 1, len(jobs))
     report = [{"path": str(path), "job": job.name, "pieces": len(job.piece_ids),
                "pages": sum(by_id[i].pages for i in job.piece_ids),
@@ -205,7 +215,7 @@ def _write(args: argparse.Namespace, idx: StreamIndex, cuts: list[list[str]]) ->
         print(json.dumps({**_summary_json(idx), "outputs": report}, indent=1))
         return 0
     print(f"{idx.path}: {idx.format.value}, {len(idx.pieces)} pieces into {len(paths)} print job(s)"
-          + (", every sheet stamped" if args.stamp else ""))
+          + (", every sheet stamped" if stamp else "") + (" (with BCOCA DataMatrix objects)" if args.barcodes else ""))
     for r in report:
         print(f"  {r['path']}: {r['pieces']} pieces, {r['pages']} pages, {r['sheets']} sheets")
     for q in idx.quarantined:

@@ -90,3 +90,16 @@ def test_the_demo_stage_engineers_and_reads_back_in_postal_order(tmp_path):
     assert postal == sorted(postal) and len(postal) == len(demo.index.pieces)
     code = decode(demo.sample_code)
     assert code.sheet == 1 and len(lines) == 2
+
+
+def test_barcodes_draw_bcoca_objects_in_afp_only(tmp_path, capsys):
+    from controller.streams.afp_bcoca import read_datamatrix_objects
+
+    assert main(["stream", "reorder", AFP, "--sort", "reverse", "--barcodes", "--out", str(tmp_path), "--json"]) == 0
+    out = _json(capsys)
+    data = Path(out["outputs"][0]["path"]).read_bytes()
+    assert len(read_datamatrix_objects(data)) == out["sheets"]
+    pdf = FIX.parent / "pdf" / "outline.pdf"
+    if pdf.is_file():
+        assert main(["stream", "reorder", str(pdf), "--barcodes", "--out", str(tmp_path / "p")]) == 1
+        assert "AFP" in capsys.readouterr().err
