@@ -229,3 +229,20 @@ def test_pages_under_a_nested_tree_keep_what_they_inherited(tmp_path):
                 assert page.obj.Parent == out.Root.Pages
                 assert list(page.obj.MediaBox) == [0, 0, 612, 792]
                 assert "/Font" in page.obj.Resources
+
+
+@pytest.mark.peer
+def test_qpdf_finds_no_fault_in_written_print_jobs(tmp_path):
+    import shutil
+    import subprocess
+
+    exe = shutil.which("qpdf")
+    if exe is None:
+        pytest.skip("qpdf is not installed")
+    index = pdf.READER.index(PDF_DIR / "dpart.pdf", job_id="J1")
+    for f in pdf.WRITER.write(index, shuffled_plan(index, seed=17, jobs=2), tmp_path):
+        check = subprocess.run([exe, "--check", str(f)], capture_output=True, text=True, timeout=60)
+        assert check.returncode == 0, check.stdout + check.stderr
+        assert "No syntax or stream encoding errors" in check.stdout
+        assert subprocess.run([exe, "--show-npages", str(f)], capture_output=True, text=True,
+                              timeout=60).stdout.strip() == str(pdf.READER.index(f, job_id="J1").pages)
