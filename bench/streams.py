@@ -63,6 +63,15 @@ def build(pages: int, out: Path) -> tuple[int, int]:
     return copies * per_copy, copies * len(originals)
 
 
+def plain_walk(path: Path) -> int:
+    data = path.read_bytes()
+    i, n, count = 0, len(data), 0
+    while i < n:
+        i += 1 + (data[i + 1] << 8 | data[i + 2])
+        count += 1
+    return count
+
+
 def sha256_file(path: Path) -> str:
     h = hashlib.sha256()
     with open(path, "rb", buffering=0) as fh:
@@ -115,6 +124,10 @@ def main() -> int:
             t_index = min(t_index, best(lambda: reader.index(big, job_id="B"), 1))
         print(f"  index          {t_index:8.3f} s  ({pages / t_index:,.0f} pages/s)   "
               f"peer sha256 {t_hash:.3f} s   ratio {t_index / t_hash:5.1f}x   (goal <= 10x)")
+        fields = plain_walk(big)
+        t_walk = best(lambda: plain_walk(big), args.rounds)
+        print(f"  for scale: a bare Python loop hopping the {fields:,} field lengths (no checks, nothing read) "
+              f"{t_walk:.3f} s = {t_walk / t_hash:.1f}x sha256; the index is {t_index / t_walk:.2f}x that loop")
 
         out_dir = tmp / "out"
         order = [p.piece_id for p in idx.pieces]
