@@ -352,6 +352,7 @@ class _Run:
         self.unrouted: dict[str, str] = {}
         self.printed_pieces = 0
         self.remainders: dict[str, int] = {}
+        self.stepping = 0
 
     # -- life cycle --
 
@@ -408,7 +409,7 @@ class _Run:
                 tg.create_task(self.watch(p), name=f"printer[{p.config.name}].watch")
 
     def finished(self) -> bool:
-        if self.waiting or any(p.queue or p.active for p in self.printers.values()):
+        if self.stepping or self.waiting or any(p.queue or p.active for p in self.printers.values()):
             return False
         now = time.monotonic()
         return all(now - o.moved_time >= self.orphan_timeout_s for p in self.printers.values() for o in p.orphans)
@@ -416,8 +417,14 @@ class _Run:
     async def watch(self, p: _Printer) -> None:
         while not self.stop.is_set():
             await self.poll(p)
-            await self.step(p)
-            await self.route_waiting()
+            # a step may hold work no queue shows (taken off a printer, not yet routed): while any
+            # watcher is in one, the run is not finished
+            self.stepping += 1
+            try:
+                await self.step(p)
+                await self.route_waiting()
+            finally:
+                self.stepping -= 1
             if self.finished():
                 self.stop.set()
                 break
@@ -475,6 +482,9 @@ class _Run:
         health, reasons = merge_health(ipp_status, snmp_status)
         now = time.monotonic()
         since = p.view.since if health is p.view.health else now
+        if health is not p.view.health or reasons != p.view.reasons:
+            logger.info("fleet: %s is %s%s", p.config.name, health.value,
+                        f" ({', '.join(sorted(reasons))})" if reasons else "")
         p.view = PrinterView(p.config.name, health, reasons, self.queued_impressions(p), since)
         sub = p.active
         if (sub is not None and health is Health.STOPPED and before is not None and sub.counter_start is not None
@@ -607,9 +617,14 @@ class _Run:
 
     # -- routing --
 
-    async def place(self, work: _Work, *, exclude: frozenset[str] = frozenset()) -> bool:
-        """Route `work` to a printer's queue and write SPOOLED; or keep it waiting for one."""
+    async def place(self, work: _Work, *, exclude: frozenset[str] = frozenset(), retry: bool = False) -> bool:
+        """Route `work` to a printer's queue and write SPOOLED; or keep it waiting for one.
+
+        `retry`: `work` comes from the waiting list, which every watcher retries; another may have
+        placed it while this one waited for the lock."""
         async with self.route_lock:
+            if retry and work not in self.waiting:
+                return True
             for p in self.printers.values():
                 p.view = dataclasses.replace(p.view, queued_impressions=self.queued_impressions(p))
             r = route(work.job, self.caps(), self.views(), exclude=exclude)
@@ -632,7 +647,9 @@ class _Run:
 
     async def route_waiting(self) -> None:
         for work in list(self.waiting):
-            if await self.place(work):
+            if await self.place(work, retry=True):
+                continue
+            if work not in self.waiting:
                 continue
             if time.monotonic() - work.since >= self.route_timeout_s:
                 self.waiting.remove(work)
