@@ -22,6 +22,7 @@ COMMAND_MODULES = (
     "controller.commands.demo",
     "controller.commands.stream",
     "controller.commands.presort",
+    "controller.commands.fleet",
 )
 
 EXIT_OK, EXIT_FAILURE, EXIT_USAGE = 0, 1, 2

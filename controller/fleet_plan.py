@@ -138,7 +138,9 @@ class FailoverSplit:
 
 
 def impressions_of(piece: Piece) -> int:
-    return piece.pages
+    """Impressions a piece takes: duplex pieces are padded to whole sheets (no sheet carries two pieces, or
+    the inserter could not part them), and a printer counts a blank back as an impression."""
+    return 2 * piece.sheets if piece.plex is Plex.DUPLEX else piece.pages
 
 
 def split_for_failover(pieces: Sequence[Piece], confirmed_impressions: int, in_path_sheets: int = 0) -> FailoverSplit:

@@ -215,3 +215,21 @@ async def test_fleet_status_polls_ipp_and_snmp_and_names_a_silent_printer():
     assert looks[0].ipp.state == ippd.PrinterState.IDLE and looks[0].snmp.reachable and looks[0].snmp.page_count == 0
     assert "media-jam-error" in looks[1].view.reasons and looks[1].snmp.errors == {snmpd.PrinterError.JAMMED}
     assert looks[2].ipp is None and "snmp-not-answering" in looks[2].view.reasons
+
+
+async def test_pmc_fleet_status_prints_a_line_per_printer_and_fails_when_one_is_down(tmp_path, capsys):
+    from controller.cli import build_parser
+
+    async with printers(2) as (sims, configs):
+        plant = tmp_path / "plant.toml"
+        plant.write_text("".join(
+            f'[[printers]]\nname = "{c.name}"\nipp_url = "{c.ipp_url}"\nsnmp_url = "{c.snmp_url}"\n\n' for c in configs))
+        args = build_parser().parse_args(["fleet", "status", str(plant), "--timeout", "0.5"])
+        assert await args.func(args) == 0
+        table = capsys.readouterr().out.splitlines()
+        sims[1].inject(Fault.DOOR_OPEN)
+        assert await args.func(args) == 1
+        after = capsys.readouterr().out.splitlines()
+    assert table[0].split()[:2] == ["printer", "health"]
+    assert [line.split()[:2] for line in table[1:]] == [["lp-1", "idle"], ["lp-2", "idle"]]
+    assert after[2].split()[:2] == ["lp-2", "stopped"] and "door-open-error" in after[2]

@@ -127,3 +127,9 @@ def test_reconcile_names_every_discrepancy():
 
 def test_counter32_wraps():
     assert counter_delta((1 << 32) - 10, 5) == 15
+
+
+def test_a_duplex_piece_with_an_odd_page_count_takes_whole_sheets():
+    # 3 pages duplex: 2 sheets, the blank back counted as the printer counts it
+    split = split_for_failover(pieces(3, 3), 4)
+    assert split.printed == ("p0",) and split.cut_piece is None and split.remainder == ("p1",)
