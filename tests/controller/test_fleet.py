@@ -233,3 +233,15 @@ async def test_pmc_fleet_status_prints_a_line_per_printer_and_fails_when_one_is_
     assert table[0].split()[:2] == ["printer", "health"]
     assert [line.split()[:2] for line in table[1:]] == [["lp-1", "idle"], ["lp-2", "idle"]]
     assert after[2].split()[:2] == ["lp-2", "stopped"] and "door-open-error" in after[2]
+
+
+@pytest.mark.timeout(90)
+async def test_the_fleet_demo_accounts_for_every_sheet(tmp_path):
+    from controller.fleet_demo import fleet_demo
+
+    lines: list[str] = []
+    result = await fleet_demo(tmp_path, pieces=120, jobs=6, out=lines.append)
+    assert result.ok, result.problems
+    assert {f.printer for f in result.report.failovers} >= {"lp-1", "lp-2"}
+    assert any(s.why.startswith("printed while the printer was not answering") for s in result.report.spoils)
+    assert result.sheets_spoiled_in_path > 0 and any("every sheet accounted for" in line for line in lines)
