@@ -291,8 +291,10 @@ class _Submission:
     confirmed: int = 0  # job-impressions-completed, last seen
     printed: int = 0  # pieces written PRINTED (a prefix of work.pieces)
     spoiled_seen: int = 0  # impressions made and not delivered, seen while stopped
-    moved_at: int | None = None  # confirmed impressions when its work moved off (a silent printer)
+    moved_at: int | None = None  # confirmed impressions when its work moved off
     moved_time: float = 0.0
+    silent: bool = False  # the printer was not answering when its work moved
+    seen_at_poll: int = 0  # job-impressions-completed at the previous poll
 
 
 @dataclass(slots=True)
@@ -407,12 +409,15 @@ class _Run:
         async with asyncio.TaskGroup() as tg:
             for p in self.printers.values():
                 tg.create_task(self.watch(p), name=f"printer[{p.config.name}].watch")
+        for p in self.printers.values():
+            await self.close_cut_jobs(p)
 
     def finished(self) -> bool:
         if self.stepping or self.waiting or any(p.queue or p.active for p in self.printers.values()):
             return False
         now = time.monotonic()
-        return all(now - o.moved_time >= self.orphan_timeout_s for p in self.printers.values() for o in p.orphans)
+        return all(self.cancelled(o) or now - o.moved_time >= self.orphan_timeout_s
+                   for p in self.printers.values() for o in p.orphans)
 
     async def watch(self, p: _Printer) -> None:
         while not self.stop.is_set():
@@ -482,6 +487,11 @@ class _Run:
         health, reasons = merge_health(ipp_status, snmp_status)
         now = time.monotonic()
         since = p.view.since if health is p.view.health else now
+        if p.active is not None and before is not None and before > p.active.seen_at_poll:
+            # it delivered since the last poll: whatever stops it now began after that
+            since = now
+        if p.active is not None and before is not None:
+            p.active.seen_at_poll = before
         if health is not p.view.health or reasons != p.view.reasons:
             logger.info("fleet: %s is %s%s", p.config.name, health.value,
                         f" ({', '.join(sorted(reasons))})" if reasons else "")
@@ -495,6 +505,11 @@ class _Run:
             if js is not None and js.impressions_completed == before:
                 made = counter_delta(sub.counter_start, snmp_status.page_count)
                 sub.spoiled_seen = max(sub.spoiled_seen, made - before)
+                logger.debug("fleet: %s stopped at impression %d of %s, %d made: %d spoiled", p.config.name,
+                             before, sub.work.job.print_job_id, made, made - before)
+        elif sub is not None and health is Health.STOPPED:
+            logger.debug("fleet: %s stopped, spoils not measurable this poll (IPP job %s, SNMP %s)", p.config.name,
+                         before, snmp_status.page_count if snmp_status else None)
 
     def queued_impressions(self, p: _Printer) -> int:
         n = sum(w.job.impressions for w in p.queue)
@@ -517,6 +532,20 @@ class _Run:
             await self.fail_over(p, f"{why} for {now - p.view.since:.1f}s")
         elif p.active is None and p.queue and p.view.health.can_take_work:
             await self.submit(p)
+
+    async def measure_spoils(self, p: _Printer, sub: _Submission, before: int | None) -> None:
+        """Spoiled impressions of a job that stands still: the counter's advance since it was sent, less what IPP
+        says was delivered; read only if IPP's count is the same on both sides of the SNMP read."""
+        if before is None or sub.counter_start is None:
+            return
+        status = await self.snmp_poll(p)
+        if status is None or not status.reachable or status.page_count is None:
+            return
+        js = await self.job_status(p, sub)
+        if js is None or js.impressions_completed != before:
+            return
+        made = counter_delta(sub.counter_start, status.page_count)
+        sub.spoiled_seen = max(sub.spoiled_seen, made - before)
 
     async def mark_printed(self, p: _Printer, sub: _Submission, printed: Sequence[str]) -> None:
         new = printed[sub.printed:]
@@ -569,6 +598,9 @@ class _Run:
         job = work.job
         if work.uncertain_on == p.config.name and await self.adopt(p, work):
             return
+        await self.close_cut_jobs(p)
+        if any(self.cancelled(o) for o in p.orphans):
+            return  # their final count could not be read: not before the counter moves again
         status = await self.snmp_poll(p)
         counter_start = status.page_count if status is not None and status.reachable else None
         document = await asyncio.to_thread(self.documents, job)
@@ -698,19 +730,16 @@ class _Run:
             p.active = sub  # it finished after all
             await self.track(p)
             return
+        if final is not None:
+            await self.measure_spoils(p, sub, final.impressions_completed)
         confirmed = sub.confirmed
-        counter_end = None
-        if reachable:
-            status = await self.snmp_poll(p)
-            counter_end = status.page_count if status is not None and status.reachable else None
         per_sheet = 2 if sub.work.job.plex is Plex.DUPLEX else 1
-        spoiled_sheets = -(-sub.spoiled_seen // per_sheet)
-        await self.move(p, sub, confirmed, why, in_path_sheets=spoiled_sheets)
-        if reachable:
-            self.close_submission(p, sub, confirmed, final.impressions_completed if final else None, counter_end, "moved")
-        else:
-            sub.moved_at, sub.moved_time = confirmed, time.monotonic()
-            p.orphans.append(sub)
+        await self.move(p, sub, confirmed, why, in_path_sheets=-(-sub.spoiled_seen // per_sheet))
+        # the job stays on the printer's list of cut jobs until its final count is read: a sheet in flight
+        # when it was cancelled may still be delivered, and a silent printer may print on unheard
+        sub.moved_at, sub.moved_time, sub.silent = confirmed, time.monotonic(), not reachable
+        p.orphans.append(sub)
+        if not reachable:
             logger.warning("fleet: %s is not answering; its job %d (%s) may go on printing: it is cancelled when "
                            "the printer answers again", name, sub.ipp_job, sub.work.job.print_job_id)
 
@@ -743,28 +772,44 @@ class _Run:
         logger.warning("fleet: failover of %s off %s (%s): %d pieces kept, %d moved to %s", job.print_job_id, name,
                        why, len(split.printed), len(split.remainder), to or "(waiting)")
 
+    @staticmethod
+    def cancelled(sub: _Submission) -> bool:
+        return isinstance(sub.state, ippd.JobState) and sub.state.is_final
+
     async def settle_orphan(self, p: _Printer, sub: _Submission) -> None:
-        """A job left on a printer that stopped answering: now that it answers, cancel it and count its sheets."""
-        if p.view.health is Health.OFFLINE:
+        """A cut job still on its printer: cancel it as soon as the printer answers (its count is read later)."""
+        if p.view.health is Health.OFFLINE or self.cancelled(sub):
             return
-        if not (isinstance(sub.state, ippd.JobState) and sub.state.is_final):
-            try:
-                async with asyncio.timeout(self.io_timeout_s + 1):
-                    await p.ipp.cancel_job(sub.ipp_job)
-            except ippd.IppNotPossibleError:
-                pass
-            except (TimeoutError, DeviceError):
+        try:
+            async with asyncio.timeout(self.io_timeout_s + 1):
+                await p.ipp.cancel_job(sub.ipp_job)
+        except ippd.IppNotPossibleError:
+            pass
+        except (TimeoutError, DeviceError):
+            return
+        await self.job_status(p, sub)
+
+    async def close_cut_jobs(self, p: _Printer) -> None:
+        """Read the final count of the printer's cancelled cut jobs (before it starts another job, and at the
+        end of the run): whatever it delivered after the cut is a duplicate to pull, named in an alert."""
+        done = [sub for sub in p.orphans if self.cancelled(sub)]
+        if not done:
+            return
+        for sub in done:
+            if await self.job_status(p, sub) is None:
                 return
-        final = await self.job_status(p, sub)
-        if final is None:
-            return
-        p.orphans.remove(sub)
         status = await self.snmp_poll(p)
         counter_end = status.page_count if status is not None and status.reachable else None
+        for sub in done:
+            p.orphans.remove(sub)
+            self.close_cut_job(p, sub, counter_end if len(done) == 1 else None)
+
+    def close_cut_job(self, p: _Printer, sub: _Submission, counter_end: int | None) -> None:
         kept = sub.moved_at or 0
         extra = sub.confirmed - kept
         if extra > 0:
-            # delivered after its pieces moved: those sheets are duplicates to pull
+            why = ("printed while the printer was not answering, after the piece moved: a duplicate to pull"
+                   if sub.silent else "delivered after the job was cancelled (in the paper path): a duplicate to pull")
             per_sheet = 2 if sub.work.job.plex is Plex.DUPLEX else 1
             start = 0
             dup: list[str] = []
@@ -775,13 +820,12 @@ class _Run:
                     dup.append(x.piece_id)
                     first = (lo - start) // per_sheet + 1
                     self.spoils.append(Spoil(p.config.name, sub.work.job.print_job_id, x.piece_id,
-                                             -(-(hi - start) // per_sheet) - first + 1, hi - lo,
-                                             "printed while the printer was not answering, after the piece moved: "
-                                             "a duplicate to pull", first))
+                                             -(-(hi - start) // per_sheet) - first + 1, hi - lo, why, first))
                 start = end
-            self.alert(f"{p.config.name} printed {extra} impressions of {sub.work.job.print_job_id} while not "
-                       f"answering, after its work moved: pull the sheets of pieces {', '.join(dup)}")
-        self.close_submission(p, sub, kept, sub.confirmed, counter_end, "canceled")
+            self.alert(f"{p.config.name} delivered {extra} impressions of {sub.work.job.print_job_id} after it was cut "
+                       f"at impression {kept}{' while not answering' if sub.silent else ''}: pull the sheets of "
+                       f"pieces {', '.join(dup)}")
+        self.close_submission(p, sub, kept, sub.confirmed, counter_end, "moved")
 
     # -- the report --
 
@@ -789,6 +833,10 @@ class _Run:
         now = time.monotonic()
         for p in self.printers.values():
             for o in p.orphans:
+                if self.cancelled(o):
+                    self.alert(f"{p.config.name}: the final count of cut job {o.ipp_job} ({o.work.job.print_job_id}) "
+                               f"could not be read: check its output beyond impression {o.moved_at}")
+                    continue
                 self.alert(f"{p.config.name} still not answering: its job {o.ipp_job} ({o.work.job.print_job_id}) "
                            f"may have printed beyond impression {o.moved_at}: check its output for pieces moved elsewhere")
         figures = tuple(
