@@ -15,9 +15,10 @@ How work moves:
 - A printer stopped with an error for `grace_s`, or silent for `grace_s`, loses its work: the job it
   prints is cancelled there (if it answers) and cut at a piece boundary after the last impression it
   confirmed; the pieces after the cut are routed elsewhere (SPOOLED again, with the reason), the sheets
-  spoiled in the paper path and the delivered part of a cut piece are reported as spoils. A printer
-  that went silent may go on printing: when it answers again its job is cancelled and whatever it
-  delivered after the cut is reported as duplicate sheets to pull, with an alert.
+  spoiled in the paper path and the delivered part of a cut piece are reported as spoils. The cut job's
+  final count is read before its printer is sent anything else (and at the end of the run): a sheet
+  that was in flight at the cancel, or whatever a silent printer went on printing unheard (it is
+  cancelled when it answers again), is reported as duplicate sheets to pull, with an alert.
 - Every job is reconciled: planned impressions, IPP's job-impressions-completed, the SNMP counter
   delta and the spoils seen while stopped (`fleet_plan.reconcile`); a discrepancy is logged and returned
   as an alert in the `FleetReport`, never dropped.
@@ -483,7 +484,8 @@ class _Run:
         snmp_status = await self.snmp_poll(p)
         if ipp_status is not None:
             for orphan in p.orphans:
-                await self.job_status(p, orphan)
+                if orphan.ipp_job:
+                    await self.job_status(p, orphan)
         health, reasons = merge_health(ipp_status, snmp_status)
         now = time.monotonic()
         since = p.view.since if health is p.view.health else now
@@ -632,19 +634,28 @@ class _Run:
         logger.info("fleet: %s printing %s as job %d (%d pieces, %d impressions)", p.config.name,
                     work.job.print_job_id, ipp_job, len(work.pieces), work.job.impressions)
 
-    async def adopt(self, p: _Printer, work: _Work) -> bool:
+    async def jobs_named(self, p: _Printer, name: str) -> list[ippd.JobStatus] | None:
+        """The printer's jobs called `name` that were not cancelled or aborted; None when it does not answer."""
         try:
             async with asyncio.timeout(self.io_timeout_s + 1):
                 jobs = await p.ipp.get_jobs(which_jobs="all")
         except (TimeoutError, DeviceError):
+            return None
+        dead = (ippd.JobState.CANCELED, ippd.JobState.ABORTED)
+        return [js for js in jobs if js.name == name and js.state not in dead]
+
+    async def adopt(self, p: _Printer, work: _Work) -> bool:
+        """A submission whose answer was lost: if the printer holds the job, track it rather than send it twice."""
+        found = await self.jobs_named(p, work.job.print_job_id)
+        if found is None:
             return True  # still not answering: try again on a later step
         work.uncertain_on = None
-        for js in jobs:
-            if js.name == work.job.print_job_id and not (isinstance(js.state, ippd.JobState)
-                                                         and js.state in (ippd.JobState.CANCELED, ippd.JobState.ABORTED)):
-                p.queue.popleft()
-                self.start_submission(p, work, js.job_id, None)  # its counter start is lost: no counter check
-                return True
+        if found:
+            p.queue.popleft()
+            self.start_submission(p, work, found[0].job_id, None)  # its counter start is lost: no counter check
+            logger.warning("fleet: %s holds %s as job %d although its answer was lost: tracking it, not resending",
+                           p.config.name, work.job.print_job_id, found[0].job_id)
+            return True
         return False
 
     # -- routing --
@@ -707,7 +718,14 @@ class _Run:
         if sub is not None:
             await self.fail_over_job(p, sub, why)
         for work in moved_queue:
-            work.reason = f"moved off {name} before it was sent: {why}"
+            if work.uncertain_on == name:
+                # its submission's answer was lost: the printer may hold it. Looked for (and cancelled, and any
+                # sheets it printed named as duplicates) when the printer answers again
+                work.uncertain_on = None
+                p.orphans.append(_Submission(work, name, 0, None, moved_at=0, moved_time=time.monotonic(), silent=True))
+                work.reason = f"moved off {name} after a submission that may have reached it: {why}"
+            else:
+                work.reason = f"moved off {name} before it was sent: {why}"
             await self.place(work, exclude=frozenset({name}))
 
     async def fail_over_job(self, p: _Printer, sub: _Submission, why: str) -> None:
@@ -780,6 +798,14 @@ class _Run:
         """A cut job still on its printer: cancel it as soon as the printer answers (its count is read later)."""
         if p.view.health is Health.OFFLINE or self.cancelled(sub):
             return
+        if sub.ipp_job == 0:  # a submission that may or may not have reached the printer
+            found = await self.jobs_named(p, sub.work.job.print_job_id)
+            if found is None:
+                return
+            if not found:
+                p.orphans.remove(sub)  # it never arrived
+                return
+            sub.ipp_job = found[0].job_id
         try:
             async with asyncio.timeout(self.io_timeout_s + 1):
                 await p.ipp.cancel_job(sub.ipp_job)

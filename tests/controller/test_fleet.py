@@ -245,3 +245,72 @@ async def test_the_fleet_demo_accounts_for_every_sheet(tmp_path):
     assert {f.printer for f in result.report.failovers} >= {"lp-1", "lp-2"}
     assert any(s.why.startswith("printed while the printer was not answering") for s in result.report.spoils)
     assert result.sheets_spoiled_in_path > 0 and any("every sheet accounted for" in line for line in lines)
+
+
+def lose_the_print_job_answer(sim: SimIppPrinter, then=None):  # noqa: ANN001
+    """A wire hook that cuts short the answer to the first job submission (the job is accepted all the same)."""
+    fired = []
+
+    def hook(answer: bytes) -> bytes:
+        if sim.state.jobs and not fired:
+            fired.append(True)
+            if then is not None:
+                then()
+            return answer[:5]
+        return answer
+
+    return hook
+
+
+@pytest.mark.timeout(60)
+async def test_a_submission_whose_answer_is_lost_is_found_on_the_printer_and_not_sent_twice(tmp_path):
+    pieces, jobs = run_of(10, 1)
+    async with printers(1) as (sims, configs):
+        sims[0].wire_hook = lose_the_print_job_answer(sims[0])
+        ledger = await open_ledger(tmp_path / "l.sqlite", pieces)
+        try:
+            report = await print_run(configs, jobs, pieces, page_list_documents({p.piece_id: p for p in pieces}, run=RUN),
+                                     ledger, document_format=PAGE_LIST_FORMAT, poll_s=0.02, io_timeout_s=1.0,
+                                     run_timeout_s=30)
+            assert await ledger.counts_by_state(RUN) == {RUN: {PieceState.PRINTED: len(pieces)}}
+        finally:
+            await ledger.aclose()
+    assert len(sims[0].state.jobs) == 1  # not sent twice
+    assert [s.sheet for s in sims[0].state.output] == list(range(1, jobs[0].sheets + 1))
+    assert report.balanced and [j.ipp_job_id for j in report.jobs] == [1]
+
+
+@pytest.mark.timeout(60)
+async def test_work_moved_off_a_printer_that_went_silent_after_a_lost_answer_is_looked_for_there_later(tmp_path):
+    from controller.fleet_demo import check_sheets
+
+    pieces, jobs = run_of(20, 1)
+    async with printers(2) as (sims, configs):
+        lp1 = sims[0]
+        lp1.wire_hook = lose_the_print_job_answer(lp1, then=lambda: lp1.inject(Fault.OFFLINE))
+        configs[1] = configs[1].model_copy(update={"speed_ipm": 100})  # so lp-1 is chosen first
+        ledger = await open_ledger(tmp_path / "l.sqlite", pieces)
+
+        async def reconnect() -> None:
+            while sum(h.kind is PieceEventKind.SPOOLED for h in await ledger.history(pieces[0].piece_id)) < 2:
+                await asyncio.sleep(0.02)
+            lp1.clear(Fault.OFFLINE)
+
+        try:
+            async with asyncio.timeout(45), asyncio.TaskGroup() as tg:
+                tg.create_task(reconnect(), name="operator[lp-1].reconnect")
+                run = tg.create_task(print_run(configs, jobs, pieces,
+                                               page_list_documents({p.piece_id: p for p in pieces}, run=RUN), ledger,
+                                               document_format=PAGE_LIST_FORMAT, grace_s=0.1, poll_s=0.02,
+                                               io_timeout_s=0.3, orphan_timeout_s=20), name="fleet.print_run")
+            report = run.result()
+            assert await ledger.counts_by_state(RUN) == {RUN: {PieceState.PRINTED: len(pieces)}}
+            printed_on = {h.device for p in pieces for h in await ledger.history(p.piece_id)
+                          if h.kind is PieceEventKind.PRINTED}
+        finally:
+            await ledger.aclose()
+    assert printed_on == {"lp-2"}
+    late = [s for s in report.spoils if s.printer == "lp-1"]
+    assert lp1.state.output and sum(s.sheets for s in late) == len(lp1.state.output)  # every sheet it printed named
+    assert any(a.startswith("lp-1 delivered") and "pull the sheets" in a for a in report.alerts)
+    assert check_sheets([[s.control_code for s in sim.state.output] for sim in sims], pieces, report, RUN) == []
