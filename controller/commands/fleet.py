@@ -1,4 +1,5 @@
-"""`pmc fleet status PLANT.toml`: poll every configured printer over IPP and SNMP, print one line each."""
+"""`pmc fleet status PLANT.toml`: poll every configured printer over IPP and SNMP, print one line each.
+`pmc fleet demo [--workdir DIR]`: print a run on six simulated printers with a jam and a printer dropping off."""
 
 from __future__ import annotations
 
@@ -18,6 +19,11 @@ def register(sub: argparse._SubParsersAction) -> None:
     status.add_argument("--timeout", type=float, default=2.0, help="seconds to wait for each answer (default 2)")
     status.add_argument("--json", action="store_true", help="one JSON object per printer instead of a table")
     status.set_defaults(func=_status)
+    demo = cmds.add_parser("demo", help="print a run on six simulated printers, with a jam and a printer dropping off",
+                           description="Exit code 1 when a sheet or a piece is not accounted for.")
+    demo.add_argument("--workdir", help="keep the ledger here (default: a temporary folder)")
+    demo.add_argument("--pieces", type=int, default=240)
+    demo.set_defaults(func=_demo)
 
 
 def _pct(supplies) -> str:  # noqa: ANN001
@@ -56,3 +62,12 @@ async def _status(args: argparse.Namespace) -> int:
             print(f"{look.view.name:<12} {look.view.health.value:<9} {jobs:>4} {pages:>10} {toner:>6}  {reasons}")
     bad = [look.view.name for look in looks if look.view.health in (Health.STOPPED, Health.OFFLINE)]
     return 1 if bad else 0
+
+
+async def _demo(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from controller.fleet_demo import fleet_demo
+
+    result = await fleet_demo(Path(args.workdir) if args.workdir else None, pieces=args.pieces)
+    return 0 if result.ok else 1
