@@ -39,6 +39,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     parser = sub.add_parser("demo", help="run a simulated print room end to end")
     parser.add_argument("--pieces", type=int, default=1500, help="pieces in the run (default 1500)")
     parser.add_argument("--seed", type=int, default=1, help="random seed for the mailing and the faults (default 1)")
+    parser.add_argument("--speed", type=float, default=400.0, help="simulated printers run this many times real time (default 400)")
     parser.add_argument("--workdir", help="keep the ledger, streams and reports here (default: a temporary folder)")
     parser.set_defaults(func=run_demo)
 
@@ -105,11 +106,50 @@ async def _run(args: argparse.Namespace, workdir: Path) -> int:
         _done(t, f"{len(run.print_jobs)} print jobs: " + ", ".join(
             f"{j.print_job_id} ({len(j.piece_ids)} pieces, {j.sheets} sheets)" for j in run.print_jobs))
 
-        t = _step(5, "verify the ledger")
-        problems = await ledger.verify()
+        t = _step(5, "print: the print jobs go to four simulated printers over IPP, SNMP watching; lp-1 jams mid-job")
+        report, problems = await _print(index, run, ledger, job, speed=args.speed)
+        for line in report.lines():
+            print(f"    {line}")
+        _done(t, "every sheet on the output stacks as planned, spoils named" if not problems
+              else f"{len(problems)} PROBLEMS: {problems[:3]}")
+
+        t = _step(6, "verify the ledger")
+        problems += await ledger.verify()
         _done(t, "consistent" if not problems else "; ".join(problems[:3]))
     await _summary(argparse.Namespace(ledger=str(workdir / "pmc-ledger.sqlite"), json=False))
     return 1 if problems else 0
+
+
+async def _print(index, run: pipeline.EngineeredRun, ledger: Ledger, job: str, *, speed: float):
+    """Print the engineered run on simulated printers, with a jam, and check the output stacks."""
+    import contextlib
+
+    from controller.config import PrinterConfig
+    from controller.fleet import print_run, stream_documents
+    from controller.streams.registry import writer_for
+    from controller.fleet_demo import check_sheets
+    from simulators.printer import Fault, SimIppPrinter
+
+    files = {j.print_job_id: path for j, path in zip(run.print_jobs, run.files)}
+    # a job cut at failover is a new print job: its document is written when it is routed
+    rewrite = stream_documents(index, writer_for(index.format), run.plan.stamps, run.files[0].parent / "rerouted")
+
+    def document(pj):
+        return files[pj.print_job_id].read_bytes() if pj.print_job_id in files else rewrite(pj)
+
+    async with contextlib.AsyncExitStack() as stack:
+        sims = [await stack.enter_async_context(SimIppPrinter("production-mono-150", name=f"lp-{n}", speed=speed, snmp=True))
+                for n in range(1, 5)]
+        configs = [PrinterConfig(name=s.name, ipp_url=s.url, snmp_url=s.snmp_url, speed_ipm=int(s.model.speed_ipm),
+                                 media=["letter"], duplex=s.model.duplex, colour=s.model.colour) for s in sims]
+        sims[0].schedule(Fault.MEDIA_JAM, at_impression=run.print_jobs[0].impressions // 2)
+        report = await print_run(configs, run.print_jobs, index.pieces, document,
+                                 ledger, grace_s=0.2, poll_s=0.05, io_timeout_s=2.0, run_timeout_s=300)
+        problems = check_sheets([[s.control_code for s in sim.state.output] for sim in sims], list(index.pieces),
+                                report, job)
+    problems += [f"print job {r.print_job_id} on {r.printer}: {'; '.join(r.discrepancies)}"
+                 for r in report.reconciliations if not r.balanced]
+    return report, problems
 
 
 async def _engineer(index, result, out_dir: Path, job: str) -> pipeline.EngineeredRun:

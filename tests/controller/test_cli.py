@@ -93,4 +93,6 @@ def test_the_installed_console_script_runs_the_demo(tmp_path):
                             capture_output=True, text=True, timeout=120)
     assert result.returncode == 0, result.stderr
     assert "consistent" in result.stdout and "POSTAGE STATEMENT" in result.stdout
+    assert "every sheet on the output stacks as planned" in result.stdout and "1 failovers" in result.stdout
+    assert "300 pieces printed" in result.stdout or "299 pieces printed" in result.stdout
     assert (tmp_path / "pmc-ledger.sqlite").exists()
