@@ -37,7 +37,7 @@ STREETS = ("MAIN ST", "OAK AVE", "ELM RD", "LAKE DR", "HILL CT", "PARK PL")
 
 def register(sub: argparse._SubParsersAction) -> None:
     parser = sub.add_parser("demo", help="run a simulated print room end to end")
-    parser.add_argument("--pieces", type=int, default=1500, help="pieces in the run (default 1500)")
+    parser.add_argument("--pieces", type=int, default=4000, help="pieces in the run (default 4000)")
     parser.add_argument("--seed", type=int, default=1, help="random seed for the mailing and the faults (default 1)")
     parser.add_argument("--speed", type=float, default=400.0, help="simulated printers run this many times real time (default 400)")
     parser.add_argument("--workdir", help="keep the ledger, streams and reports here (default: a temporary folder)")
@@ -56,9 +56,9 @@ def _compose(path: Path, count: int, seed: int) -> None:
     rng = random.Random(seed)
     pieces = []
     for i, mp in enumerate(synthetic_mailing(count, seed)):
-        # a composition tool writes what the customer file holds; a malformed code is left blank
-        postal = mp.postcode if mp.postcode.isdigit() and len(mp.postcode) in (5, 9, 11) else ""
-        city = f"CITY {mp.postcode[:3]}" if postal else "NOWHERE"
+        # a composition tool writes what the customer file holds, a malformed postal code included
+        postal = mp.postcode
+        city = f"CITY {postal[:3]}" if postal[:3].isdigit() else "NOWHERE"
         pieces.append(ComposedPiece(
             mp.piece_id, rng.choice((1, 1, 2, 2, 3, 4)), postal,
             (f"{rng.choice(FIRST)} {rng.choice(LAST)}", f"{rng.randrange(1, 9999)} {rng.choice(STREETS)}",
@@ -90,7 +90,7 @@ async def _run(args: argparse.Namespace, workdir: Path) -> int:
         index = await pipeline.import_stream(ledger, stream, job_id=job, lenient=True)
         _done(t, f"{len(index.pieces)} pieces, {index.pages} pages, {index.sheets} sheets")
         for q in index.quarantined:
-            print(f"    quarantined: piece {q.piece_id} (page {q.page}): {q.reason}")
+            print(f"    quarantined: piece {q.piece_id or '(no ID read)'} (page {q.page}): {q.reason}")
 
         t = _step(3, "presort: USPS First-Class automation letters, synthetic reference tables")
         result, summary = run_presort(

@@ -32,6 +32,7 @@ class Boundary:
     inserts: frozenset[int] = frozenset()
     span: tuple[int, int] | None = None  # byte span for byte-moving writers (PostScript, PCL)
     offset: int | None = None  # where in the file the boundary was found, for error messages
+    problem: str | None = None  # what the reader could not make of the boundary: quarantined when lenient
 
 
 def sheets_for(pages: int, plex: Plex) -> int:
@@ -84,19 +85,20 @@ def assemble(path: str, job_id: str, bounds: list[Boundary], total_pages: int, *
     for k, b in enumerate(bounds):
         end = bounds[k + 1].first_page if k + 1 < len(bounds) else total_pages
         pages = end - b.first_page
-        problem = None
-        if b.piece_id is None or not b.piece_id:
-            problem = "the piece has no ID"
-        elif b.piece_id in seen:
-            problem = f"piece ID {b.piece_id} appears twice"
-        elif pages <= 0:
-            problem = f"the piece has no pages (it starts on page {b.first_page + 1}, as does the next)"
-        elif b.first_page >= total_pages:
-            problem = f"the piece starts on page {b.first_page + 1}, past the stream's {total_pages} pages"
-        elif require_postal and not b.postal_code:
-            problem = "the piece has no postal code"
-        elif sidecar_pages is not None and b.piece_id in sidecar_pages and sidecar_pages[b.piece_id] != pages:
-            problem = f"the index file gives {sidecar_pages[b.piece_id]} pages, the stream {pages}"
+        problem = b.problem
+        if problem is None:
+            if b.piece_id is None or not b.piece_id:
+                problem = "the piece has no ID"
+            elif b.piece_id in seen:
+                problem = f"piece ID {b.piece_id} appears twice"
+            elif pages <= 0:
+                problem = f"the piece has no pages (it starts on page {b.first_page + 1}, as does the next)"
+            elif b.first_page >= total_pages:
+                problem = f"the piece starts on page {b.first_page + 1}, past the stream's {total_pages} pages"
+            elif require_postal and not b.postal_code:
+                problem = "the piece has no postal code"
+            elif sidecar_pages is not None and b.piece_id in sidecar_pages and sidecar_pages[b.piece_id] != pages:
+                problem = f"the index file gives {sidecar_pages[b.piece_id]} pages, the stream {pages}"
         if problem is not None:
             if not lenient:
                 raise StreamError(problem, path=path, offset=b.offset, page=b.first_page + 1, piece_id=b.piece_id)

@@ -317,8 +317,12 @@ class PdfReader:
             page = self._page_of(dest[0], page_no, path, f"outline entry {title!r}", item)
             m = self._title_re.match(title)
             if m is None or not m.group("piece"):
-                raise StreamError(f"outline title {title!r} does not match the piece pattern", path=path,
-                                  page=page + 1)
+                # the page where a piece starts is known; what the piece is, is not: a lenient import
+                # quarantines it (with its pages) rather than fold its pages into the piece before
+                bounds.append(Boundary(None, page, index={"title": title},
+                                       problem=f"outline title {title!r} does not match the piece pattern"))
+                item = item.get("/Next")
+                continue
             groups = m.groupdict()
             lines = tuple(s.strip() for s in (groups.get("recipient") or "").split("|") if s.strip())
             bounds.append(Boundary(groups["piece"], page, lines, groups.get("postal"), index={"title": title}))
