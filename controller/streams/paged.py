@@ -13,7 +13,9 @@ in what the stream leaves out when it has them.
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, Mapping, Sequence
 
 from controller.errors import StreamError
@@ -133,3 +135,49 @@ def plan_stamps(index: StreamIndex, *, imb_bars: Mapping[str, str] | None = None
                                   page=p.first_page + 1, piece_id=p.piece_id) from exc
             out[(p.piece_id, s)] = SheetStamp(p.piece_id, s, code, bars if s == 1 else None)
     return out
+
+
+class JobFiles:
+    """All-or-nothing output for a writer: each print job is written to a hidden `.part` file, and all
+    are renamed to their final names only when every one was written; on any failure the parts are
+    removed and an OSError becomes a StreamError naming the source stream.
+
+        with JobFiles(index.path, out_dir, [j.name for j in plan.jobs], ".ps") as files:
+            with open(files.part(job.name), "wb") as out: ...
+        return files.finals
+    """
+
+    def __init__(self, source: str, out_dir: Path, names: Sequence[str], suffix: str) -> None:
+        self.source = source
+        self.out_dir = Path(out_dir)
+        self.suffix = suffix
+        self.finals = [self.out_dir / f"{name}{suffix}" for name in names]
+        self._parts: list[Path] = []
+
+    def part(self, name: str) -> Path:
+        path = self.out_dir / f".{name}{self.suffix}.part"
+        self._parts.append(path)
+        return path
+
+    def __enter__(self) -> "JobFiles":
+        try:
+            self.out_dir.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise StreamError(f"cannot write print jobs: {exc}", path=self.source) from exc
+        return self
+
+    def __exit__(self, kind, exc, tb) -> bool:  # noqa: ANN001
+        renamed: list[Path] = []
+        if kind is None:
+            try:
+                for tmp, final in zip(self._parts, self.finals):
+                    os.replace(tmp, final)
+                    renamed.append(final)
+                return False
+            except OSError as err:
+                exc = err
+        for path in (*self._parts, *renamed):  # a rename that failed half-way takes back the ones before it
+            path.unlink(missing_ok=True)
+        if isinstance(exc, OSError):
+            raise StreamError(f"cannot write print jobs: {exc}", path=self.source) from exc
+        return False

@@ -41,7 +41,7 @@ from typing import Any, Sequence
 from controller.errors import StreamError
 from controller.model import Plex
 from controller.streams.base import EngineeringPlan, SheetStamp, StreamFormat, StreamIndex, check_plan
-from controller.streams.paged import Boundary, assemble, merge_sidecar
+from controller.streams.paged import Boundary, JobFiles, assemble, merge_sidecar
 
 logger = logging.getLogger(__name__)
 
@@ -398,11 +398,7 @@ class PclWriter:
 
     def write(self, index: StreamIndex, plan: EngineeringPlan, out_dir: Path) -> list[Path]:
         check_plan(index, plan)
-        out_dir = Path(out_dir)
-        out_dir.mkdir(parents=True, exist_ok=True)
-        written: list[Path] = []
-        finals = [out_dir / f"{job.name}.pcl" for job in plan.jobs]
-        try:
+        with JobFiles(index.path, out_dir, [job.name for job in plan.jobs], ".pcl") as files:
             with open(index.path, "rb") as fh, mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ) as data:
                 if _PXL_HEAD in data[:512]:
                     raise StreamError("writing PCL XL is not supported (pages may use fonts of earlier pages)",
@@ -416,8 +412,7 @@ class PclWriter:
                 header, trailer = bytes(data[:first_span]), bytes(data[s.trailer_start:])
                 ends = s.page_ends
                 for job in plan.jobs:
-                    tmp = out_dir / f".{job.name}.pcl.part"
-                    written.append(tmp)
+                    tmp = files.part(job.name)
                     with open(tmp, "wb") as out:
                         out.write(header)
                         for pid in job.piece_ids:
@@ -437,17 +432,7 @@ class PclWriter:
                                 pos = end
                             out.write(data[pos:b])
                         out.write(trailer)
-            for tmp, final in zip(written, finals):
-                os.replace(tmp, final)
-        except StreamError:
-            for p in written:
-                p.unlink(missing_ok=True)
-            raise
-        except OSError as exc:
-            for p in written:
-                p.unlink(missing_ok=True)
-            raise StreamError(f"cannot write print jobs: {exc}", path=index.path) from exc
-        return finals
+        return files.finals
 
 
 def read_page_twins(path: Path) -> list[dict[str, str] | None]:

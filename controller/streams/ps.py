@@ -34,7 +34,7 @@ from typing import Any, Sequence
 from controller.errors import StreamError
 from controller.model import Plex
 from controller.streams.base import EngineeringPlan, SheetStamp, StreamFormat, StreamIndex, check_plan
-from controller.streams.paged import Boundary, assemble, merge_sidecar
+from controller.streams.paged import Boundary, JobFiles, assemble, merge_sidecar
 
 logger = logging.getLogger(__name__)
 
@@ -268,11 +268,7 @@ class PsWriter:
 
     def write(self, index: StreamIndex, plan: EngineeringPlan, out_dir: Path) -> list[Path]:
         check_plan(index, plan)
-        out_dir = Path(out_dir)
-        out_dir.mkdir(parents=True, exist_ok=True)
-        written: list[Path] = []
-        finals = [out_dir / f"{job.name}.ps" for job in plan.jobs]
-        try:
+        with JobFiles(index.path, out_dir, [job.name for job in plan.jobs], ".ps") as files:
             with open(index.path, "rb") as fh, mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ) as data:
                 s = scan(index.path, data)
                 if len(s.pages) != index.pages:
@@ -282,8 +278,7 @@ class PsWriter:
                 trailer = bytes(data[s.trailer_start:])
                 pieces = {p.piece_id: p for p in index.pieces}
                 for job in plan.jobs:
-                    tmp = out_dir / f".{job.name}.ps.part"
-                    written.append(tmp)
+                    tmp = files.part(job.name)
                     count = sum(pieces[pid].pages for pid in job.piece_ids)
                     with open(tmp, "wb") as out:
                         out.write(_set_pages(header, count, s, index.path))
@@ -310,17 +305,7 @@ class PsWriter:
                                     out.write(rest)
                         out.write(_set_pages(trailer, count, s, index.path) if s.declared_at >= s.trailer_start
                                   else trailer)
-            for tmp, final in zip(written, finals):
-                os.replace(tmp, final)
-        except StreamError:
-            for p in written:
-                p.unlink(missing_ok=True)
-            raise
-        except OSError as exc:
-            for p in written:
-                p.unlink(missing_ok=True)
-            raise StreamError(f"cannot write print jobs: {exc}", path=index.path) from exc
-        return finals
+        return files.finals
 
 
 def _set_pages(section: bytes, count: int, s: _Scan, path: str) -> bytes:
