@@ -27,8 +27,11 @@ def compose_statement_run(
     pieces: Sequence[ComposedPiece],
     *,
     title: str = "pmc statement run",
+    outlines: bool = True,
     progress: Callable[[int], None] | None = None,
 ) -> Path:
+    """One PDF page per page of each piece; with outlines=False the stream carries no piece boundaries
+    (as some tools write it, leaving them to an index file or page labels added later)."""
     from reportlab.lib.pagesizes import letter
     from reportlab.pdfgen import canvas
 
@@ -38,9 +41,10 @@ def compose_statement_run(
     for n, p in enumerate(pieces, 1):
         for page in range(p.pages):
             if page == 0:
-                c.bookmarkPage(p.piece_id)
-                head = f"{p.piece_id} {p.postal_code}".strip()
-                c.addOutlineEntry(" | ".join((head, *p.recipient)), p.piece_id, level=0)
+                if outlines:
+                    c.bookmarkPage(p.piece_id)
+                    head = f"{p.piece_id} {p.postal_code}".strip()
+                    c.addOutlineEntry(" | ".join((head, *p.recipient)), p.piece_id, level=0)
                 c.setFont("Helvetica", 10)
                 y = h - 2.25 * 72
                 for line in p.recipient:
@@ -49,7 +53,7 @@ def compose_statement_run(
             c.setFont("Helvetica-Bold", 14)
             c.drawString(1.0 * 72, h - 4.5 * 72, f"Statement {p.piece_id}, page {page + 1} of {p.pages}")
             c.setFont("Helvetica", 9)
-            for row in range(6):
+            for row in range(8):
                 c.drawString(1.0 * 72, h - (5 + row * 0.25) * 72, f"Item {row + 1} .......... {(row + 1) * 7.25:8.2f}")
             c.showPage()
         if progress is not None:
