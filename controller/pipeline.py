@@ -10,11 +10,9 @@ import datetime as dt
 import logging
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Sequence
-
 from controller.errors import StreamError
 from controller.ledger import Ledger
-from controller.model import Piece, PieceEvent, PieceEventKind, Plex, PrintJob
+from controller.model import PieceEvent, PieceEventKind, Plex, PrintJob
 from controller.streams.base import EngineeringPlan, PrintJobPlan, StreamIndex
 from controller.streams.paged import plan_stamps
 from controller.streams.registry import index_stream, write_stream
@@ -114,12 +112,3 @@ def engineer(index: StreamIndex, result: SortResult, out_dir: Path, *, job_id: s
 
 def demo_options(mailing_date: dt.date) -> PresortOptions:
     return PresortOptions(mailing_date, overflow=True, mailer_id="123456", origin="PMC DEMO MAILROOM", origin_zip3="303")
-
-
-def pieces_by_id(index: StreamIndex) -> dict[str, Piece]:
-    return {p.piece_id: p for p in index.pieces}
-
-
-def job_pieces(index: StreamIndex, job: PrintJob) -> Sequence[Piece]:
-    by_id = pieces_by_id(index)
-    return [by_id[pid] for pid in job.piece_ids]

@@ -16,6 +16,7 @@ Inserting (cameras, divert, match-back) and the reject loop are not built yet: t
 from __future__ import annotations
 
 import argparse
+import asyncio
 import datetime as dt
 import random
 import tempfile
@@ -82,7 +83,7 @@ async def _run(args: argparse.Namespace, workdir: Path) -> int:
     print(f"pmc demo: run {job}, {args.pieces} pieces, working in {workdir}")
 
     t = _step(1, "compose: the simulated composition system writes the statement run")
-    _compose(stream, args.pieces, args.seed)
+    await asyncio.to_thread(_compose, stream, args.pieces, args.seed)
     _done(t, f"{stream.name}, {stream.stat().st_size / 1e6:.1f} MB")
 
     async with Ledger(workdir / "pmc-ledger.sqlite") as ledger:
@@ -93,8 +94,8 @@ async def _run(args: argparse.Namespace, workdir: Path) -> int:
             print(f"    quarantined: piece {q.piece_id or '(no ID read)'} (page {q.page}): {q.reason}")
 
         t = _step(3, "presort: USPS First-Class automation letters, synthetic reference tables")
-        result, summary = run_presort(
-            pipeline.mail_pieces(index), "usps-fcm", load_tables("usps-fcm", None),
+        result, summary = await asyncio.to_thread(
+            run_presort, pipeline.mail_pieces(index), "usps-fcm", load_tables("usps-fcm", None),
             pipeline.demo_options(dt.date(2026, 11, 23)), load_prices(SYNTHETIC_TABLES / "PRICES.csv"),
         )
         await pipeline.record_sort(ledger, result, job)
@@ -102,7 +103,7 @@ async def _run(args: argparse.Namespace, workdir: Path) -> int:
         print("    " + format_statement(summary, "USD").replace("\n", "\n    "))
 
         t = _step(4, "engineer: print-ready PDFs in presort order, cut at tray boundaries, every sheet stamped")
-        run = await _engineer(index, result, workdir / "print-jobs", job)
+        run = await asyncio.to_thread(pipeline.engineer, index, result, workdir / "print-jobs", job_id=job)
         _done(t, f"{len(run.print_jobs)} print jobs: " + ", ".join(
             f"{j.print_job_id} ({len(j.piece_ids)} pieces, {j.sheets} sheets)" for j in run.print_jobs))
 
@@ -150,9 +151,3 @@ async def _print(index, run: pipeline.EngineeredRun, ledger: Ledger, job: str, *
     problems += [f"print job {r.print_job_id} on {r.printer}: {'; '.join(r.discrepancies)}"
                  for r in report.reconciliations if not r.balanced]
     return report, problems
-
-
-async def _engineer(index, result, out_dir: Path, job: str) -> pipeline.EngineeredRun:
-    import asyncio
-
-    return await asyncio.to_thread(pipeline.engineer, index, result, out_dir, job_id=job)
