@@ -42,7 +42,7 @@ import re
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any, Callable, Sequence
 
 import pikepdf
 
@@ -51,7 +51,7 @@ from controller.model import Piece, Plex
 from controller.streams.base import (
     EngineeringPlan, PrintJobPlan, SheetStamp, StreamFormat, StreamIndex, check_plan,
 )
-from controller.streams.paged import Boundary, assemble, merge_sidecar
+from controller.streams.paged import Boundary, JobFiles, assemble, merge_sidecar
 
 logger = logging.getLogger(__name__)
 
@@ -423,27 +423,18 @@ class PdfWriter:
 
     def write(self, index: StreamIndex, plan: EngineeringPlan, out_dir: Path) -> list[Path]:
         check_plan(index, plan)
-        out_dir = Path(out_dir)
-        out_dir.mkdir(parents=True, exist_ok=True)
-        written: list[Path] = []
-        finals = [out_dir / f"{job.name}.pdf" for job in plan.jobs]
-        try:
-            if len(plan.jobs) > 2 * _CHUNK_JOBS and index.pages > 2 * _CHUNK_PAGES:
-                self._write_chunked(index, plan, out_dir, written)
-            else:
-                with pikepdf.open(index.path) as pdf:
-                    self._write(pdf, index, plan, out_dir, written)
-            for tmp, final in zip(written, finals):
-                os.replace(tmp, final)
-        except StreamError:
-            self._cleanup(written)
-            raise
-        except _PIKEPDF_ERRORS + (OSError,) as exc:
-            self._cleanup(written)
-            raise StreamError(f"cannot write print jobs: {exc}", path=index.path) from exc
-        return finals
+        with JobFiles(index.path, Path(out_dir), [job.name for job in plan.jobs], ".pdf") as files:
+            try:
+                if len(plan.jobs) > 2 * _CHUNK_JOBS and index.pages > 2 * _CHUNK_PAGES:
+                    self._write_chunked(index, plan, files)
+                else:
+                    with pikepdf.open(index.path) as pdf:
+                        self._write(pdf, index, plan, files.part)
+            except _PIKEPDF_ERRORS as exc:
+                raise StreamError(f"cannot write print jobs: {exc}", path=index.path) from exc
+        return files.finals
 
-    def _write_chunked(self, index: StreamIndex, plan: EngineeringPlan, out_dir: Path, written: list[Path]) -> None:
+    def _write_chunked(self, index: StreamIndex, plan: EngineeringPlan, files: JobFiles) -> None:
         """Many print jobs from a big stream: first cut it into chunks of consecutive jobs, then split each chunk.
 
         qpdf's writer pays for every object of the open file on each save (10 ms a save from a 10,000-page
@@ -459,13 +450,18 @@ class PdfWriter:
                 pages = 0
             groups[-1].append(job)
             pages += sum(pieces[pid].pages for pid in job.piece_ids)
-        with tempfile.TemporaryDirectory(prefix=".pmc-chunks-", dir=out_dir) as tmp:
+        with tempfile.TemporaryDirectory(prefix=".pmc-chunks-", dir=files.out_dir) as tmp:
             chunk_plan = EngineeringPlan(jobs=tuple(
                 PrintJobPlan(f"chunk{k:05d}", tuple(pid for job in g for pid in job.piece_ids))
                 for k, g in enumerate(groups)))
             chunk_files: list[Path] = []
+
+            def chunk_part(name: str) -> Path:
+                chunk_files.append(Path(tmp) / f"{name}.pdf")
+                return chunk_files[-1]
+
             with pikepdf.open(index.path) as pdf:
-                self._write(pdf, index, chunk_plan, Path(tmp), chunk_files)
+                self._write(pdf, index, chunk_plan, chunk_part)
             for chunk_file, chunk, g in zip(chunk_files, chunk_plan.jobs, groups):
                 moved, first = [], 0
                 for pid in chunk.piece_ids:
@@ -474,15 +470,10 @@ class PdfWriter:
                 sub = dataclasses.replace(index, path=str(chunk_file), pages=first, pieces=tuple(moved), quarantined=(),
                                           spans={p.piece_id: (p.first_page, p.pages) for p in moved})
                 with pikepdf.open(chunk_file) as pdf:
-                    self._write(pdf, sub, EngineeringPlan(jobs=tuple(g), stamps=plan.stamps), out_dir, written)
+                    self._write(pdf, sub, EngineeringPlan(jobs=tuple(g), stamps=plan.stamps), files.part)
 
-    @staticmethod
-    def _cleanup(paths: list[Path]) -> None:
-        for p in paths:
-            p.unlink(missing_ok=True)
-
-    def _write(self, pdf: pikepdf.Pdf, index: StreamIndex, plan: EngineeringPlan, out_dir: Path,
-               written: list[Path]) -> None:
+    def _write(self, pdf: pikepdf.Pdf, index: StreamIndex, plan: EngineeringPlan,
+               part: Callable[[str], Path]) -> None:
         page_objs = [p.obj for p in pdf.pages]
         if len(page_objs) != index.pages:
             raise StreamError(f"the file now has {len(page_objs)} pages, the index {index.pages}: re-index it",
@@ -556,9 +547,7 @@ class PdfWriter:
                     Type=pikepdf.Name.DPartRoot, DPartRootNode=dpart_root_node, RecordLevel=1))
             if had_labels:
                 root.PageLabels = pikepdf.Dictionary(Nums=pikepdf.Array(label_nums))
-            tmp = out_dir / f".{job.name}.pdf.part"
-            written.append(tmp)
-            pdf.save(tmp, **save_args)
+            pdf.save(part(job.name), **save_args)
 
     @staticmethod
     def _dpart(pdf: pikepdf.Pdf, piece: Piece, objs: list, parent: pikepdf.Dictionary) -> pikepdf.Dictionary:
