@@ -27,7 +27,20 @@ The machine-readable twin: every stamped page carries a page-piece dictionary (P
     /PieceInfo << /PMC << /LastModified (D:...)
                           /Private << /ControlCode (payload) /PieceID (id) /Sheet n /IMb (AADT...) >> >> >>
 
-(/IMb only on the sheet that has it). A printer simulator reads it without rendering, e.g. with pikepdf:
+(/IMb only on the sheet that has it).
+
+Duplex padding: a duplex piece with an odd page count gets a blank back page after its last page, so the
+next piece starts on a front side (no sheet carries two pieces; controller.fleet_plan counts a duplex
+piece as 2 x sheets impressions). The pad is marked with the same twin, without a control code:
+
+    /PieceInfo << /PMC << /LastModified (D:...) /Private << /Pad true /PieceID (id) /Sheet n >> >> >>
+
+(n: the piece's last sheet, whose back it is). The reader takes a pad as no page of its piece: re-indexing
+gives the same pages and sheets per piece, while the file's page count includes the pads. A pad page
+anywhere but right after a duplex piece with an odd page count is that piece's error (quarantined when
+lenient). A printer reading twins sees no code on a pad, so the sheet's code is its front's.
+
+A printer simulator reads the twins without rendering, e.g. with pikepdf:
 ``[p.obj.get("/PieceInfo", {}).get("/PMC", {}).get("/Private", {}).get("/ControlCode") for p in pdf.pages]``,
 or with `read_page_twins(path)` here.
 """
@@ -124,6 +137,53 @@ def _text(obj: Any) -> str:
     raise TypeError(f"expected text, found {type(obj).__name__}")
 
 
+def _check_pads(bounds: list[Boundary], total: int, pads: Sequence[int], plex: Plex) -> set[int]:
+    """The first pages of the pieces whose last page is their pad; a pad page anywhere else is the piece's
+    problem (an error, or quarantined when lenient): the writer only puts one after a duplex piece with an
+    odd page count."""
+    import bisect
+
+    if not pads:
+        return set()
+    padded: set[int] = set()
+    ordered = sorted(bounds, key=lambda b: b.first_page)
+    for k, b in enumerate(ordered):
+        end = min(ordered[k + 1].first_page if k + 1 < len(ordered) else total, total)
+        inside = pads[bisect.bisect_left(pads, b.first_page):bisect.bisect_left(pads, end)]
+        if not inside or b.problem is not None:
+            continue
+        if plex is not Plex.DUPLEX:
+            b.problem = f"page {inside[0] + 1} is a duplex pad page in a simplex stream"
+        elif inside != [end - 1] or end - 1 == b.first_page:
+            b.problem = f"page {inside[0] + 1} is a pad page among the piece's own pages"
+        elif (end - b.first_page - 1) % 2 == 0:
+            b.problem = f"page {end} pads a piece whose {end - b.first_page - 1} pages fill whole sheets"
+        else:
+            padded.add(b.first_page)
+    return padded
+
+
+def _unpad(pieces: list[Piece], spans: dict[str, tuple[int, int]],
+           padded: set[int]) -> tuple[list[Piece], dict[str, tuple[int, int]]]:
+    """A pad page is no page of its piece; the piece's sheet count (pad included) stays as it was."""
+    out = []
+    for p in pieces:
+        if p.first_page in padded:
+            p = dataclasses.replace(p, pages=p.pages - 1)
+            spans[p.piece_id] = (p.first_page, p.pages)
+        out.append(p)
+    return out, spans
+
+
+def _is_pad(page: Any) -> bool:
+    node = page.get("/PieceInfo")
+    for key in ("/PMC", "/Private"):
+        if not isinstance(node, pikepdf.Dictionary):
+            return False
+        node = node.get(key)
+    return isinstance(node, pikepdf.Dictionary) and node.get("/Pad") is True
+
+
 class PdfReader:
     format = StreamFormat.PDF
 
@@ -173,6 +233,7 @@ class PdfReader:
             # qpdf skips what it cannot take for a page (and only says so on stderr)
             raise _ObjError(f"the page tree says {count} pages, {len(page_objs)} were found", pdf.Root.Pages)
         page_no = {o.objgen: i for i, o in enumerate(page_objs)}
+        pads = [i for i, o in enumerate(page_objs) if _is_pad(o)]
         for i, o in enumerate(page_objs):
             # resolving each page's content objects makes qpdf check their stream lengths; the data stays unread
             contents = o.get("/Contents")
@@ -197,10 +258,17 @@ class PdfReader:
         bounds = merge_sidecar(path, bounds, sidecar)
         for b in bounds:
             b.plex = plex
+        padded = _check_pads(bounds, len(page_objs), pads, plex)
         sidecar_pages = {str(e.piece_id): int(e.pages) for e in sidecar} if sidecar else None
+        if sidecar_pages:
+            for b in bounds:
+                if b.first_page in padded and b.piece_id in sidecar_pages:
+                    sidecar_pages[b.piece_id] += 1  # assemble counts the pad as one of the piece's pages
         pieces, quarantined, spans = assemble(path, job_id, bounds, len(page_objs), lenient=lenient,
                                               require_postal=self.options.require_postal,
                                               sidecar_pages=sidecar_pages)
+        if padded:
+            pieces, spans = _unpad(pieces, spans, padded)
         logger.info("indexed %s: %d pages, %d pieces from %s", path, len(page_objs), len(pieces), source)
         return StreamIndex(path=path, format=StreamFormat.PDF, job_id=job_id, pages=len(page_objs),
                            sheets=sum(p.sheets for p in pieces), pieces=tuple(pieces),
@@ -521,6 +589,9 @@ class PdfWriter:
                     if stamp is not None:
                         self._stamp(pdf, objs[k], stamp, wrap_open, stamp_time)
                 kids.extend(objs)
+                if piece.plex is Plex.DUPLEX and count % 2:
+                    # the next piece starts on a front side: a blank back for this piece's last sheet
+                    kids.append(self._pad(pdf, objs[-1], pages_root, pid, (count + 1) // 2, stamp_time))
                 outline_items.append(pdf.make_indirect(pikepdf.Dictionary(
                     Title=pikepdf.String(piece.index.get("title") or outline_title(piece)),
                     Dest=pikepdf.Array([objs[0], pikepdf.Name.Fit]))))
@@ -548,6 +619,15 @@ class PdfWriter:
             if had_labels:
                 root.PageLabels = pikepdf.Dictionary(Nums=pikepdf.Array(label_nums))
             pdf.save(part(job.name), **save_args)
+
+    @staticmethod
+    def _pad(pdf: pikepdf.Pdf, last: pikepdf.Dictionary, pages_root: pikepdf.Dictionary, piece_id: str,
+             sheet: int, stamp_time: pikepdf.String) -> pikepdf.Dictionary:
+        box = last.get("/MediaBox", pages_root.get("/MediaBox", pikepdf.Array([0, 0, 612, 792])))
+        private = pikepdf.Dictionary(Pad=True, PieceID=pikepdf.String(piece_id), Sheet=sheet)
+        return pdf.make_indirect(pikepdf.Dictionary(
+            Type=pikepdf.Name.Page, Parent=pages_root, MediaBox=box, Resources=pikepdf.Dictionary(),
+            PieceInfo=pikepdf.Dictionary(PMC=pikepdf.Dictionary(LastModified=stamp_time, Private=private))))
 
     @staticmethod
     def _dpart(pdf: pikepdf.Pdf, piece: Piece, objs: list, parent: pikepdf.Dictionary) -> pikepdf.Dictionary:
@@ -609,7 +689,8 @@ def _flatten_inherited(page_objs: list, pages_root: pikepdf.Dictionary) -> None:
 
 
 def read_page_twins(path: Path) -> list[dict[str, str] | None]:
-    """Each page's stamp twin (ControlCode, PieceID, Sheet, IMb), or None for an unstamped page."""
+    """Each page's twin: a stamp's (ControlCode, PieceID, Sheet, IMb), a pad page's (Pad "true", PieceID,
+    Sheet), or None for an unstamped page."""
     out: list[dict[str, str] | None] = []
     try:
         with pikepdf.open(path) as pdf:
@@ -617,8 +698,8 @@ def read_page_twins(path: Path) -> list[dict[str, str] | None]:
                 info = page.obj.get("/PieceInfo")
                 pmc = info.get("/PMC") if isinstance(info, pikepdf.Dictionary) else None
                 private = pmc.get("/Private") if isinstance(pmc, pikepdf.Dictionary) else None
-                out.append({k[1:]: _text(v) for k, v in private.items()}
-                           if isinstance(private, pikepdf.Dictionary) else None)
+                out.append({k[1:]: ("true" if v else "false") if isinstance(v, bool) else _text(v)
+                            for k, v in private.items()} if isinstance(private, pikepdf.Dictionary) else None)
     except _PIKEPDF_ERRORS as exc:
         raise StreamError(f"unreadable PDF: {exc}", path=str(path)) from exc
     return out
