@@ -37,6 +37,7 @@ import numpy as np
 from controller.errors import StreamError
 from controller.model import Piece, Plex
 from controller.streams.base import Quarantined, StreamFormat, StreamIndex
+from controller.streams.ebcdic import CCSIDS as _EBCDIC_CCSIDS  # and registers the cp1146, cp285 codecs
 
 logger = logging.getLogger(__name__)
 
@@ -75,7 +76,8 @@ _STAMP_NAMES = frozenset({STAMP_TLE, IMB_TLE})
 _DUPLEX = {1: Plex.SIMPLEX, 2: Plex.DUPLEX, 3: Plex.DUPLEX}
 # CCSIDs a TLE may name in a X'01' triplet, and the Python codec for each
 _CCSID = {37: "cp037", 273: "cp273", 277: "cp277", 278: "cp278", 280: "cp280", 284: "cp284", 297: "cp297",
-          500: "cp500", 1140: "cp1140", 1141: "cp1141", 1148: "cp1148", 1026: "cp1026", 875: "cp875"}
+          500: "cp500", 1140: "cp1140", 1141: "cp1141", 1148: "cp1148", 1026: "cp1026", 875: "cp875",
+          **_EBCDIC_CCSIDS}  # 285, 1146: made from Java's tables (controller/streams/ebcdic.py)
 
 
 def _gather(arr: np.ndarray, starts: np.ndarray, lengths: np.ndarray, encoding: str) -> list[str]:
@@ -291,7 +293,8 @@ class TleMapping:
     inserts: tuple[str, ...] = ("INSERTS", "INSERT", "SELECTIONS")
     require_postal_code: bool = True
     piece_id_from_group_name: bool = True  # when no TLE names the piece
-    encoding: str = "cp500"  # for TLEs without a CCSID triplet (FOP writes Cp1146: same for A-Z 0-9 .,-#/&)
+    # for names and TLEs without a CCSID triplet; FOP writes those in Cp1146: "cp1146" reads its $ £ € ! | [ ] right
+    encoding: str = "cp500"
 
 
 @dataclass(slots=True)
