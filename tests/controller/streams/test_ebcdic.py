@@ -67,3 +67,47 @@ def test_the_committed_tables_match_java(capsys):
         assert module.main(["--check"]) == 0, capsys.readouterr().out
     finally:
         del sys.modules[spec.name]
+
+
+def test_the_ccsid_table_names_the_codecs():
+    assert ebcdic.CCSIDS == {1146: "cp1146", 285: "cp285"}
+    from controller.streams.afp import _CCSID
+
+    assert _CCSID[1146] == "cp1146" and _CCSID[285] == "cp285"
+
+
+# written by Apache FOP (fixtures/streams/make_afp.py): TLE values with $ £ € ! | [ ], in FOP's default
+# encoding (Cp1146, no CCSID triplet) and with encoding="1146" / "500" (a CCSID triplet)
+FOP_CURRENCY = ROOT / "fixtures" / "streams" / "afp" / "fop_currency.afp"
+
+
+def _fop_tles(encoding: str) -> list[dict[str, str]]:
+    from controller.streams.afp import AfpReader, TleMapping
+
+    index = AfpReader(TleMapping(encoding=encoding)).index(FOP_CURRENCY, job_id="FOP")
+    assert [p.piece_id for p in index.pieces] == ["P0400001", "P0400002"]
+    return [dict(p.index) for p in index.pieces]
+
+
+def test_fop_wrote_its_triplet_less_tle_values_in_cp1146():
+    data = FOP_CURRENCY.read_bytes()
+    assert "$1,234.50 DUE".encode("cp1146") in data and "£12 €3 !|[]^~¬".encode("cp1146") in data
+
+
+def test_fop_tles_decode_right_when_the_mapping_says_cp1146():
+    for tles in _fop_tles("cp1146"):
+        assert tles["BALANCE"] == "$1,234.50 DUE"
+        assert tles["NOTE"] == "£12 €3 !|[]^~¬"
+
+
+@pytest.mark.parametrize("encoding", ["cp500", "cp1146"])
+def test_fop_tles_with_a_ccsid_triplet_decode_right_whatever_the_mapping_says(encoding):
+    for tles in _fop_tles(encoding):
+        assert tles["BALANCE_1146"] == "$7.25 £8"
+        assert tles["BALANCE_500"] == "$7.25 £8 [!]"
+
+
+def test_the_default_mapping_reads_triplet_less_tles_as_cp500():
+    # the reader cannot tell FOP's files from other producers'; TleMapping(encoding="cp1146") is the choice
+    for tles in _fop_tles("cp500"):
+        assert tles["BALANCE"] == "[1,234.50 DUE"
