@@ -28,6 +28,7 @@ import logging
 import mmap
 import re
 import sys
+from itertools import repeat
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Iterator, Mapping, Sequence
@@ -65,6 +66,8 @@ _BDT, _EDT, _BNG, _ENG, _BPG, _EPG = (SF[k] for k in ("BDT", "EDT", "BNG", "ENG"
 _BRG, _ERG, _BMM, _EMM, _MMC, _IMM, _TLE = (SF[k] for k in ("BRG", "ERG", "BMM", "EMM", "MMC", "IMM", "TLE"))
 _INTERESTING = np.array(sorted({_BDT, _EDT, _BNG, _ENG, _BPG, _EPG, _BRG, _ERG, _BMM, _EMM, _MMC, _IMM, _TLE}),
                         dtype=np.int64)
+_INTERESTING_KIND = np.zeros(1 << 16, dtype=bool)  # by type and category byte (the class byte is always D3)
+_INTERESTING_KIND[_INTERESTING & 0xFFFF] = True
 
 _BACK_SIDE = ("the piece's first page falls on the back of the previous piece's last sheet (no medium map "
               "invoked and an odd page count before it)")
@@ -91,6 +94,56 @@ def _gather(arr: np.ndarray, starts: np.ndarray, lengths: np.ndarray, encoding: 
     text = arr[idx].tobytes().decode(encoding, "replace")
     b = bounds.tolist()
     return [text[x:y] for x, y in zip(b, b[1:])]
+
+
+_LOW_BYTES = np.array([(1 << (8 * k)) - 1 for k in range(9)], dtype=np.uint64)  # the low k bytes of a word
+_BLANKS: dict[str, np.ndarray | None] = {}
+
+
+def _blank_bytes(encoding: str) -> np.ndarray | None:
+    """For a single-byte codec, which of the 256 bytes decode to whitespace (what str.strip
+    removes); None for a codec that is not one character per byte."""
+    table = _BLANKS.get(encoding, False)
+    if table is False:
+        text = bytes(range(256)).decode(encoding, "replace")
+        table = np.array([c.isspace() for c in text], dtype=bool) if len(text) == 256 else None
+        _BLANKS[encoding] = table
+    return table
+
+
+def _gather_stripped(arr: np.ndarray, starts: np.ndarray, lengths: np.ndarray, encoding: str) -> list[str]:
+    """As _gather, each string stripped of leading and trailing whitespace, found with numpy
+    (hundreds of thousands of TLE values a file: one str.strip call each was a tenth of the index)."""
+    blank = _blank_bytes(encoding)
+    lengths = np.maximum(lengths, 0)
+    total = int(lengths.sum())
+    if blank is None or total == 0:
+        return [x.strip() for x in _gather(arr, starts, lengths, encoding)]
+    bounds = np.concatenate(([0], np.cumsum(lengths)))
+    raw = arr[np.repeat(starts - bounds[:-1], lengths) + np.arange(total)]
+    solid = np.flatnonzero(~blank[raw])  # positions of the characters that stay
+    lo = np.searchsorted(solid, bounds[:-1])  # each string's first solid character, if inside it
+    hi = np.searchsorted(solid, bounds[1:])  # one past its last
+    if solid.size:
+        first = solid[np.minimum(lo, solid.size - 1)]
+        last = solid[np.maximum(hi - 1, 0)] + 1
+    else:
+        first = last = bounds[:-1]
+    empty = hi <= lo
+    first = np.where(empty, 0, first)
+    last = np.where(empty, 0, last)
+    # the kept characters of every string, each string followed by a NUL, decoded at once and
+    # split there (one slice per string in Python cost as much again as the rest of this)
+    if not (raw == 0).any():
+        keep = last - first + 1
+        out_bounds = np.cumsum(keep)
+        pick = np.repeat(first - (out_bounds - keep), keep) + np.arange(int(out_bounds[-1]))
+        pick[out_bounds - 1] = total  # the NUL after each string
+        text = np.append(raw, np.uint8(0))[pick].tobytes().decode(encoding, "replace")
+        if len(text) == int(out_bounds[-1]):
+            return text.split("\0")[:-1]
+    text = raw.tobytes().decode(encoding, "replace")
+    return [text[x:y] for x, y in zip(first.tolist(), last.tolist())]
 
 
 def sf_name(code: int) -> str:
@@ -348,6 +401,10 @@ class _Walker:
         self.imm_names: dict[bytes, str | None] = {}
         self.name_ids: dict[str, int] = {}  # TLE attribute names met so far, numbered
         self.name_of: list[str] = []
+        self.known: dict[int, tuple[int, int, int, int]] = {}  # name key -> (number, two name words, length)
+        self.known_keys = np.zeros(0, dtype=np.uint64)
+        self.known_gid = self.known_n = np.zeros(0, dtype=np.int64)
+        self.known_w0 = self.known_w1 = np.zeros(0, dtype=np.uint64)
         self.default_plex = default_plex
         self.maps: dict[str, Plex] = {}
         self.overrides = {k.upper(): v for k, v in medium_maps.items()}
@@ -375,9 +432,9 @@ class _Walker:
         try:
             for real in chain:
                 self.layout.fields += int(real.size)
-                codes = (arr[real + 3].astype(np.int64) << 16) | (arr[real + 4].astype(np.int64) << 8) | arr[real + 5]
-                sel = np.isin(codes, _INTERESTING)
-                offs, cds = real[sel], codes[sel]
+                kind = (arr[real + 4].astype(np.intp) << 8) | arr[real + 5]  # type and category bytes
+                offs = real[_INTERESTING_KIND[kind] & (arr[real + 3] == 0xD3)]
+                cds = (np.int64(0xD3) << 16) | (arr[offs + 4].astype(np.int64) << 8) | arr[offs + 5]
                 start = 0
                 if self.rg_depth or (cds == _BRG).any():  # resource groups field by field, the rest in bulk
                     ends = np.flatnonzero(cds == _ERG)
@@ -435,7 +492,7 @@ class _Walker:
         if bng.size != eng.size or not (bng < eng).all() or not (eng[:-1] < bng[1:]).all():
             return False  # nested groups, or a group cut by the window
         idx = np.arange(c.size)
-        gid = np.searchsorted(bng, idx, side="right") - 1
+        gid = np.cumsum(is_bng) - 1  # the group each field falls in (the last BNG at or before it)
         if not (idx <= eng[gid]).all():
             return False  # something between groups (a document-level IMM...)
         cum_bpg = np.cumsum(is_bpg)
@@ -563,8 +620,16 @@ class _Walker:
         for k in np.flatnonzero((pages == 0) | ~first_new).tolist():
             problems[k] = ((bpg_off[k], _BACK_SIDE) if pages[k] else (eng_off[k], "the page group holds no pages"))
         plex_obj = (Plex.SIMPLEX, Plex.DUPLEX)
-        fast = sink.fast
         ordinal = self.ordinal
+        if not problems:
+            buckets = _same_names(names, ts, te)
+            if buckets is not None and sink.columns(
+                    ordinal, buckets, values, bng_off, eng_end, pages.tolist(), sheets.tolist(),
+                    [plex_obj[d] for d in duplex.tolist()], first_page):
+                self.ordinal += count
+                return
+        names = names.tolist()
+        fast = sink.fast
         get_problem = problems.get if problems else (lambda k: None)
         for k, (n, sh, dx, fp, a, b) in enumerate(zip(pages.tolist(), sheets.tolist(), duplex.tolist(), first_page,
                                                       ts, te)):
@@ -668,11 +733,12 @@ class _Walker:
         values = _gather(arr, d + nl + 4, end - (d + nl + 4), self.encoding)
         return names, values, True if ok.all() else ok
 
-    def _tle_ids(self, arr: np.ndarray, t: np.ndarray) -> tuple[list[int], list[str]] | None:
+    def _tle_ids(self, arr: np.ndarray, t: np.ndarray) -> tuple[np.ndarray, list[str]] | None:
         """A number for each TLE's attribute name (the same name, the same number, for the whole
-        walk: self.name_of[number] is the name) and the values; None when any TLE is unusual."""
+        walk: self.name_of[number] is the name) and the values, stripped; None when any TLE is
+        unusual."""
         if t.size == 0:
-            return [], []
+            return np.zeros(0, dtype=np.int64), []
         d = t + 9
         length = (arr[t + 1].astype(np.int64) << 8) | arr[t + 2]
         end = t + 1 + length
@@ -685,28 +751,53 @@ class _Walker:
         if not ok.all():
             return None
         n = nl - 4  # name lengths, 0..16
-        cols = np.arange(16)
-        raw = np.ascontiguousarray(arr[np.minimum((d + 4)[:, None] + cols, self.size - 1)])
-        raw[cols >= n[:, None]] = 0
-        words = raw.view(np.uint64)  # two 8-byte words a name
+        if int(d[-1]) + 20 > self.size:
+            return None  # a name's 16-byte window would run past the end: let the plain walk read it
+        # each name as two little-endian 8-byte words read straight from the file (an unaligned
+        # view), the bytes past its length masked off
+        words = np.ndarray((self.size - 7,), dtype="<u8", buffer=arr, strides=(1,))
+        w0 = words[d + 4] & _LOW_BYTES[np.minimum(n, 8)]
+        w1 = words[d + 12] & _LOW_BYTES[np.clip(n - 8, 0, 8)]
+        del words
         with np.errstate(over="ignore"):
-            keys = (words[:, 0] * np.uint64(0x9E3779B97F4A7C15)) ^ (words[:, 1] * np.uint64(0xC2B2AE3D27D4EB4F)) \
-                ^ n.astype(np.uint64)
-        _, first, inverse = np.unique(keys, return_index=True, return_inverse=True)
-        inverse = inverse.ravel()
-        rep = first[inverse]
-        if not ((raw == raw[rep]).all() and (n == n[rep]).all()):
-            return None  # two names share a key: let the plain walk read them
-        gids = []
-        for i in first.tolist():
-            name = bytes(raw[i, :n[i]]).decode(self.encoding, "replace")
-            gid = self.name_ids.get(name)
-            if gid is None:
-                gid = self.name_ids[name] = len(self.name_of)
-                self.name_of.append(name)
-            gids.append(gid)
-        ids = np.asarray(gids, dtype=np.int64)[inverse].tolist()
-        return ids, _gather(arr, d + nl + 4, end - (d + nl + 4), self.encoding)
+            keys = (w0 * np.uint64(0x9E3779B97F4A7C15)) ^ (w1 * np.uint64(0xC2B2AE3D27D4EB4F)) ^ n.astype(np.uint64)
+        ids = self._known_ids(keys, w0, w1, n)  # a file uses a few names over and over: no sort needed
+        if ids is None:
+            _, first, inverse = np.unique(keys, return_index=True, return_inverse=True)
+            inverse = inverse.ravel()
+            rep = first[inverse]
+            if not ((w0 == w0[rep]).all() and (w1 == w1[rep]).all() and (n == n[rep]).all()):
+                return None  # two names share a key: let the plain walk read them
+            gids = []
+            for i in first.tolist():
+                at = int(d[i]) + 4
+                name = bytes(self.buf[at:at + int(n[i])]).decode(self.encoding, "replace")
+                gid = self.name_ids.get(name)
+                if gid is None:
+                    gid = self.name_ids[name] = len(self.name_of)
+                    self.name_of.append(name)
+                gids.append(gid)
+                self.known[int(keys[i])] = (gid, int(w0[i]), int(w1[i]), int(n[i]))
+            ordered = sorted(self.known.items())
+            self.known_keys = np.array([k for k, _ in ordered], dtype=np.uint64)
+            self.known_gid, self.known_w0, self.known_w1, self.known_n = (
+                np.array([v[j] for _, v in ordered], dtype=dt)
+                for j, dt in enumerate((np.int64, np.uint64, np.uint64, np.int64)))
+            ids = np.asarray(gids, dtype=np.int64)[inverse]
+        return ids, _gather_stripped(arr, d + nl + 4, end - (d + nl + 4), self.encoding)
+
+    def _known_ids(self, keys: np.ndarray, w0: np.ndarray, w1: np.ndarray, n: np.ndarray) -> np.ndarray | None:
+        """Name numbers when every key is one met before (and its bytes agree), else None."""
+        known = self.known_keys
+        if known.size == 0:
+            return None
+        pos = np.minimum(np.searchsorted(known, keys), known.size - 1)
+        if not (known[pos] == keys).all():
+            return None
+        if not ((self.known_w0[pos] == w0).all() and (self.known_w1[pos] == w1).all()
+                and (self.known_n[pos] == n).all()):
+            return None
+        return self.known_gid[pos]
 
     def _tles(self, arr: np.ndarray, t: np.ndarray) -> list[tuple[str, str] | None]:
         names, values, ok = self._tle_lists(arr, t)
@@ -890,6 +981,39 @@ def _walk(path: Path, *, medium_maps: Mapping[str, Plex], default_plex: Plex, ma
     return walker.layout
 
 
+def _same_names(names: np.ndarray, ts: list[int], te: list[int]
+                ) -> list[tuple[tuple[int, ...], np.ndarray, np.ndarray]] | None:
+    """Groups sorted by the sequence of TLE names they carry (one composition template gives a
+    few such sequences: address blocks of 3 to 6 lines, say): for each sequence, the groups that
+    have it and where their values are. None when a group has no TLE (let the piece-by-piece walk
+    name it). `names` holds each TLE's name number; group k's TLEs are names[ts[k]:te[k]], and
+    the groups' TLEs follow one another."""
+    ts_a, te_a = np.asarray(ts, dtype=np.int64), np.asarray(te, dtype=np.int64)
+    width = te_a - ts_a
+    if width.size == 0 or (width == 0).any() or names.size != int(width.sum()) or ts[0] != 0:
+        return None
+    pos = np.arange(names.size, dtype=np.int64) - np.repeat(ts_a, width)
+    with np.errstate(over="ignore"):
+        mix = ((names.astype(np.uint64) + np.uint64(1)) * np.uint64(0x9E3779B97F4A7C15)) ^ \
+            ((pos.astype(np.uint64) + np.uint64(1)) * np.uint64(0xC2B2AE3D27D4EB4F))
+        mix ^= mix >> np.uint64(29)
+        key = np.add.reduceat(mix, ts_a) ^ (width.astype(np.uint64) * np.uint64(0x165667B19E3779F9))
+    _, first, inverse = np.unique(key, return_index=True, return_inverse=True)
+    inverse = inverse.ravel()
+    order = np.argsort(inverse, kind="stable")
+    bounds = np.searchsorted(inverse[order], np.arange(first.size + 1))
+    out = []
+    for u, rep in enumerate(first.tolist()):
+        rows = order[bounds[u]:bounds[u + 1]]
+        w = int(width[rep])
+        ids = names[ts[rep]:ts[rep] + w]
+        where = ts_a[rows][:, None] + np.arange(w)
+        if not ((width[rows] == w).all() and (names[where] == ids).all()):
+            return None  # two sequences share a key: the piece-by-piece walk sorts them out
+        out.append((tuple(ids.tolist()), rows, where))
+    return out
+
+
 def _group_label(g: _Group, mapping: TleMapping) -> str:
     names = {n.upper() for n in mapping.piece_id}
     for name, value in g.tles:
@@ -972,6 +1096,9 @@ def _piece_fields(g: _Group, roles: _Roles, job_id: str, path: str) -> Piece:
                  postal_code=postal, inserts=inserts, index=extra)
 
 
+_SEVERAL = -1  # a plan's insert-list position when a group has more than one insert list
+
+
 class _IndexSink:
     """Turns finished page groups into pieces as the walk goes, so that no per-group record
     outlives its group: memory holds the pieces, not the stream's structure."""
@@ -1002,8 +1129,19 @@ class _IndexSink:
         if plan is None:
             plan = self.plans[ids] = self._plan(tuple(self.name_of[i] for i in ids))
         pid_i, zip_i, rcpt, ins_i, others = plan
-        piece_id = all_values[base + pid_i].strip() if pid_i is not None else ""
-        if not piece_id:
+        inserts: frozenset[int] | None = frozenset()
+        several = _SEVERAL in (pid_i, zip_i, ins_i)
+        piece_id = all_values[base + pid_i].strip() if pid_i is not None and not several else ""
+        if piece_id and ins_i is not None and not several:
+            raw = all_values[base + ins_i]
+            inserts = self.insert_sets.get(raw)
+            if inserts is None:
+                try:
+                    inserts = self.insert_sets[raw] = frozenset(
+                        int(x) for x in re.split(r"[\s,;]+", raw.strip()) if x)
+                except ValueError:
+                    pass  # the slow road names it, as the field walk would
+        if not piece_id or several or inserts is None:
             names = [self.name_of[i] for i in ids]
             if raw_name is None:
                 raw_name = bytes(self.buf[start + 9:start + 17])
@@ -1016,18 +1154,6 @@ class _IndexSink:
             return self._quarantine(StreamError(
                 f"the piece has no postal code (no TLE {'/'.join(mapping.postal_code)})", path=self.path,
                 offset=start, piece_id=piece_id))
-        inserts: frozenset[int] = frozenset()
-        if ins_i is not None:
-            raw = all_values[base + ins_i]
-            inserts = self.insert_sets.get(raw)
-            if inserts is None:
-                try:
-                    inserts = frozenset(int(x) for x in re.split(r"[\s,;]+", raw.strip()) if x)
-                except ValueError:
-                    return self._quarantine(StreamError(
-                        f"TLE {self.name_of[ids[ins_i]].strip()}={raw.strip()!r}: insert stations are not numbers",
-                        path=self.path, offset=start, piece_id=piece_id))
-                self.insert_sets[raw] = inserts
         piece = Piece(piece_id, self.job_id, ordinal, pages, sheets, plex, first_page,
                       tuple([all_values[base + i].strip() for i in rcpt]), postal or None, inserts, None,
                       {k: all_values[base + i].strip() for k, i in others})
@@ -1038,18 +1164,89 @@ class _IndexSink:
             return None
         self._add(piece, start, end, problem)
 
+    def columns(self, ordinal: int, buckets: list[tuple[tuple[int, ...], np.ndarray, np.ndarray]],
+                all_values: list[str], starts: list[int], ends: list[int], pages: list[int], sheets: list[int],
+                plexes: list[Plex], first_pages: list[int]) -> bool:
+        """A window's groups, a column at a time. Each bucket is (the TLE name numbers every group
+        in it has, in order; the groups' positions in the window; for each of them, the positions
+        of its values in all_values, stripped). Adds their pieces in stream order and answers
+        True; answers False, adding nothing, when any group needs a closer look (no piece ID or
+        postal code, an insert list that is not numbers, a piece ID met twice), so that `fast`
+        takes them one by one and names the fault."""
+        count = len(starts)
+        built: list[Piece] = []
+        pids_all: list[str] = []
+        take = all_values.__getitem__
+        job_id, require_postal = self.job_id, self.roles.mapping.require_postal_code
+        sets = self.insert_sets
+        for ids, rows, where in buckets:
+            plan = self.plans.get(ids)
+            if plan is None:
+                plan = self.plans[ids] = self._plan(tuple(self.name_of[i] for i in ids))
+            pid_i, zip_i, rcpt, ins_i, others = plan
+            if pid_i is None or _SEVERAL in (pid_i, zip_i, ins_i):
+                return False
+            n = rows.size
+
+            def col(i: int) -> list[str]:
+                return list(map(take, where[:, i].tolist()))
+
+            pids = col(pid_i)
+            if not all(pids):
+                return False
+            pids_all += pids
+            if zip_i is not None:
+                postals: list[str | None] = col(zip_i)
+                if not all(postals):
+                    return False
+            elif require_postal:
+                return False
+            else:
+                postals = [None] * n
+            if ins_i is None:
+                inserts: list[frozenset[int]] = [frozenset()] * n
+            else:
+                raws = col(ins_i)
+                for raw in set(raws).difference(sets):
+                    try:
+                        sets[raw] = frozenset(int(x) for x in re.split(r"[\s,;]+", raw.strip()) if x)
+                    except ValueError:
+                        return False
+                inserts = list(map(sets.__getitem__, raws))
+            recipients = list(zip(*(col(i) for i in rcpt))) if rcpt else [()] * n
+            if others:
+                keys = [k for k, _ in others]
+                indexes = list(map(dict, map(zip, repeat(keys), zip(*(col(i) for _, i in others)))))
+            else:
+                indexes = [{} for _ in range(n)]
+            ks = rows.tolist()
+            built += map(Piece, pids, repeat(job_id), (rows + ordinal).tolist(), *(
+                list(map(f.__getitem__, ks)) for f in (pages, sheets, plexes, first_pages)),
+                recipients, postals, inserts, repeat(None), indexes)
+        if len(set(pids_all)) != count or not self.spans.keys().isdisjoint(pids_all):
+            return False
+        if len(buckets) > 1:  # back to stream order
+            order = np.argsort(np.concatenate([rows for _, rows, _ in buckets]), kind="stable").tolist()
+            built = list(map(built.__getitem__, order))
+            pids_all = list(map(pids_all.__getitem__, order))
+        self.pieces += built
+        self.spans.update(zip(pids_all, zip(starts, ends)))
+        return True
+
     def _plan(self, names: tuple[str, ...]) -> tuple:
         pid_i = zip_i = ins_i = None
         rcpt: list[int] = []
         others: dict[str, int] = {}
         for i, name in enumerate(names):
             role = self.roles(name)
+            # a second piece ID, postal code or insert list: _piece_fields decides (the first
+            # non-empty ID and code; every insert list checked, the last one used)
             if role == _PID:
-                pid_i = i if pid_i is None else pid_i
+                pid_i = i if pid_i is None else _SEVERAL
             elif role == _ZIP:
-                zip_i = i if zip_i is None else zip_i
+                zip_i = i if zip_i is None else _SEVERAL
             elif role == _INS:
-                ins_i = i  # the last one wins, as in _piece_fields
+                ins_i = i if ins_i is None else _SEVERAL
             elif role == _RCPT:
                 rcpt.append(i)
             else:
