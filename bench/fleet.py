@@ -16,7 +16,6 @@ In the same run, from this one process:
 
 from __future__ import annotations
 
-import argparse
 import asyncio
 import importlib.util
 import json
@@ -153,14 +152,7 @@ async def main(args) -> None:
     print("SNMP status polls (one GETBULK each):")
     print(f"  pmc (pysnmp, 1 process)            {polls / wall:8.1f} polls/s  {1000 * cpu / polls:6.2f} ms CPU/poll"
           f"  ({unreachable} unreachable; {jammed} printers with alerts)")
-    if peer is None:
-        print("  Net-SNMP snmpbulkget: not installed (Debian package snmp); no peer figure")
-    else:
-        p_polls, p_wall, p_cpu, failures = peer
-        print(f"  Net-SNMP snmpbulkget (1 per poll)  {p_polls / p_wall:8.1f} polls/s  {1000 * p_cpu / p_polls:6.2f} ms CPU/poll"
-              f"  ({failures} failed)")
-        print(f"  ratio pmc / snmpbulkget: polls/s {(polls / wall) / (p_polls / p_wall):5.2f}x, "
-              f"CPU per poll {(cpu / polls) / (p_cpu / p_polls):5.2f}x")
+    bench_snmp.print_peer(peer, polls / wall, cpu / polls)
     print("IPP Get-Printer-Attributes (a watcher's status poll, 10 attributes):")
     print(f"  pmc IppPrinter across {n} printers {ipp_rate:8.1f} req/s    {ipp_cpu:6.0f} us CPU/req")
     if ipptool is None:
@@ -179,11 +171,6 @@ if __name__ == "__main__":
     if len(sys.argv) == 4 and sys.argv[1] == "--serve":
         asyncio.run(serve(int(sys.argv[2]), int(sys.argv[3])))
         sys.exit(0)
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--printers", type=int, default=200)
-    parser.add_argument("--agent-processes", type=int, default=4)
-    parser.add_argument("--rounds", type=int, default=3)
-    parser.add_argument("--concurrency", type=int, default=16)
-    parser.add_argument("--sustained-cycles", type=int, default=3, help="5 s polling cycles to measure")
+    parser = bench_snmp.fleet_arguments(__doc__, rounds=3)
     parser.add_argument("--ipp-requests", type=int, default=1000)
     asyncio.run(main(parser.parse_args()))

@@ -187,14 +187,9 @@ async def main(args) -> None:
     print(f"\n{len(ports)} printers, {polls} status polls, concurrency {args.concurrency}, {os.cpu_count()} CPUs")
     print(f"  pmc poller (pysnmp, 1 process):  {rate:8.1f} polls/s   {1000 * cpu_per_poll:6.2f} ms CPU/poll"
           f"   ({unreachable} unreachable, {jammed} jammed printers seen per round)")
-    if peer is None:
-        print("  Net-SNMP snmpbulkget: not installed (Debian package snmp); no peer figure")
-    else:
-        p_polls, p_wall, p_cpu, failures = peer
-        p_rate = p_polls / p_wall
-        print(f"  Net-SNMP snmpbulkget (1 process per poll): {p_rate:8.1f} polls/s   "
-              f"{1000 * p_cpu / p_polls:6.2f} ms CPU/poll   ({failures} failed)")
-        print(f"  ratio pmc / snmpbulkget: polls/s {rate / p_rate:5.2f}x, CPU per poll {cpu_per_poll / (p_cpu / p_polls):5.2f}x")
+    print_peer(peer, rate, cpu_per_poll)
+    if peer is not None:
+        p_polls = peer[0]
         print(f"  the simulated agents (pysnmp) spent {1000 * agents_for_pmc / polls:.2f} ms "
               f"CPU per answer to pmc, {1000 * agents_for_peer / p_polls:.2f} ms to snmpbulkget: on "
               f"{os.cpu_count()} shared CPUs they, not the pollers, bound polls/s")
@@ -208,14 +203,31 @@ async def main(args) -> None:
               f"of one core ({verdict} the goal)")
 
 
+def print_peer(peer: tuple[int, float, float, int] | None, rate: float, cpu_per_poll: float) -> None:
+    """snmpbulkget's figures and pmc's ratio to them (bench/fleet.py prints the same lines)."""
+    if peer is None:
+        print("  Net-SNMP snmpbulkget: not installed (Debian package snmp); no peer figure")
+        return
+    p_polls, p_wall, p_cpu, failures = peer
+    p_rate = p_polls / p_wall
+    print(f"  Net-SNMP snmpbulkget (1 process per poll): {p_rate:8.1f} polls/s   "
+          f"{1000 * p_cpu / p_polls:6.2f} ms CPU/poll   ({failures} failed)")
+    print(f"  ratio pmc / snmpbulkget: polls/s {rate / p_rate:5.2f}x, CPU per poll {cpu_per_poll / (p_cpu / p_polls):5.2f}x")
+
+
+def fleet_arguments(doc: str, rounds: int) -> argparse.ArgumentParser:
+    """The options bench/snmp.py and bench/fleet.py share."""
+    parser = argparse.ArgumentParser(description=doc, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--printers", type=int, default=200)
+    parser.add_argument("--agent-processes", type=int, default=4)
+    parser.add_argument("--rounds", type=int, default=rounds)
+    parser.add_argument("--concurrency", type=int, default=16)
+    parser.add_argument("--sustained-cycles", type=int, default=3, help="5 s polling cycles to measure (0: skip)")
+    return parser
+
+
 if __name__ == "__main__":
     if len(sys.argv) == 4 and sys.argv[1] == "--serve":
         asyncio.run(serve(int(sys.argv[2]), int(sys.argv[3])))
         sys.exit(0)
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--printers", type=int, default=200)
-    parser.add_argument("--agent-processes", type=int, default=4)
-    parser.add_argument("--rounds", type=int, default=5)
-    parser.add_argument("--concurrency", type=int, default=16)
-    parser.add_argument("--sustained-cycles", type=int, default=3, help="5 s polling cycles to measure (0: skip)")
-    asyncio.run(main(parser.parse_args()))
+    asyncio.run(main(fleet_arguments(__doc__, rounds=5).parse_args()))
