@@ -177,5 +177,9 @@ def render_datamatrix(payload: str, module_px: int = 4) -> np.ndarray:
         raise ControlCodeError(f"cannot draw control code {payload!r} as a DataMatrix: {exc}") from exc
     if image.ndim == 3:
         image = image[..., 0]
-    # zxing adds the 1-module minimum; cameras on a moving sheet want a little more
-    return np.pad(image, module_px, constant_values=255)
+    # zxing adds the 1-module minimum; cameras on a moving sheet want a little more (a white frame
+    # filled in place: np.pad took a third of this function's time)
+    h, w = image.shape
+    framed = np.full((h + 2 * module_px, w + 2 * module_px), 255, dtype=np.uint8)
+    framed[module_px:module_px + h, module_px:module_px + w] = image
+    return framed
