@@ -9,10 +9,19 @@ Sidecar index entries (written beside the stream by the composition tool, parsed
 accepted as any objects with the attributes `piece_id`, `first_page` (0-based), `pages`,
 `recipient`, `postal_code` and `inserts`: they give the boundaries when the stream has none, and fill
 in what the stream leaves out when it has them.
+
+Pad pages: a duplex piece with an odd page count leaves the back of its last sheet blank, and the
+PostScript and PCL writers put a marked blank page there (a pad) so that the next piece starts on a
+front side; without it, the next piece's first page would print on that back and two pieces would
+share a sheet. A pad belongs to no piece: readers pass the pad pages' indexes to `assemble()`, which
+leaves them out of the piece before them. A stream holding pads was padded by a writer, so its pads
+must be exactly where they are needed (one after each odd duplex piece, none elsewhere); a stream
+with none is composition output, which the writers pad, and is taken as it is.
 """
 
 from __future__ import annotations
 
+import bisect
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -64,12 +73,37 @@ def merge_sidecar(path: str, bounds: list[Boundary], sidecar: Sequence[Any] | No
     return bounds
 
 
+def needs_pad(pages: int, plex: Plex) -> bool:
+    """Whether a piece is followed by a blank pad page, so that the next piece starts on a new sheet."""
+    return plex is Plex.DUPLEX and pages % 2 == 1
+
+
+def _pad_problem(b: Boundary, end: int, inside: Sequence[int]) -> str | None:
+    """What is wrong with the pad pages `inside` a piece's pages [b.first_page, end), or None."""
+    pages = end - b.first_page - len(inside)
+    want = [end - 1] if needs_pad(pages, b.plex) else []
+    if list(inside) == want:
+        return None
+    stray = [r for r in inside if r != end - 1]
+    if stray:
+        return f"page {stray[0] + 1} is a pad page inside the piece"
+    if want:
+        return (f"the piece has {pages} pages on duplex sheets and no pad page after them: "
+                "the next piece would start on the back of its last sheet")
+    return (f"a pad page follows the piece, which needs none ({pages} pages, {b.plex.value}): "
+            "the next piece would start on the back of a sheet" if b.plex is Plex.DUPLEX else
+            f"a pad page follows the piece, which needs none ({pages} pages, {b.plex.value})")
+
+
 def assemble(path: str, job_id: str, bounds: list[Boundary], total_pages: int, *, lenient: bool,
              require_postal: bool = True, page_spans: bool = True,
-             sidecar_pages: dict[str, int] | None = None) -> tuple[list[Piece], list[Quarantined], dict[str, tuple[int, int]]]:
+             sidecar_pages: dict[str, int] | None = None,
+             pads: Sequence[int] = ()) -> tuple[list[Piece], list[Quarantined], dict[str, tuple[int, int]]]:
     """Pieces, quarantined pieces and spans (by piece ID) from boundaries in stream order.
 
-    Spans are (first_page, pages) when page_spans, else each boundary's byte span.
+    Page indexes count every page of the stream, pads (`pads`, sorted) included: a piece starting on
+    page k has first_page k; its pages leave out the pad after it. Spans are (first_page, pages) when
+    page_spans, else each boundary's byte span.
     """
     if total_pages == 0:
         raise StreamError("the stream holds no pages", path=path, offset=0)
@@ -86,8 +120,11 @@ def assemble(path: str, job_id: str, bounds: list[Boundary], total_pages: int, *
     seen: set[str] = set()
     for k, b in enumerate(bounds):
         end = bounds[k + 1].first_page if k + 1 < len(bounds) else total_pages
-        pages = end - b.first_page
+        inside = pads[bisect.bisect_left(pads, b.first_page):bisect.bisect_left(pads, end)] if pads else ()
+        pages = end - b.first_page - len(inside)
         problem = b.problem
+        if problem is None and pads and pages > 0:
+            problem = _pad_problem(b, end, inside)
         if problem is None:
             if b.piece_id is None or not b.piece_id:
                 problem = "the piece has no ID"

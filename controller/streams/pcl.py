@@ -25,6 +25,18 @@ command, `ESC&n#W` whose data is an operation byte 0x00 and then `PMC:<payload>[
 no comment command; operation 0 only makes that string the current font string ID for a later
 font-management command, so it prints nothing (a job that itself manages fonts by string ID should set
 its own again before use). `read_page_twins` reads it back without rendering.
+
+Duplex: after a piece with an odd page count the writer adds a pad page, `ESC&n#W` with the data
+0x00 `PMC-Pad:PIECE` (the piece it follows) and a form feed: a blank back, so the next piece starts
+on a front side. A blank page rather than `ESC&a1G` (duplex page side selection: next page on a front
+side), which makes the same sheet on a printer: with a page the stream's page count is the printer's
+impression count (a duplex sheet is two impressions, blank back or not, as the fleet's reconciliation
+counts), and every reader that counts pages by form feeds (ours, the printer simulator's, a
+spooler's) pairs pages into sheets right without knowing page-side commands; `ESC&a1G` would need
+each of them to track which side the printer is on. (A printer set to drop blank pages would drop
+the pad too; production duplex printers are not run so.) The reader counts a page holding the pad
+record in the stream's pages and in no piece (see paged.py); the writer drops an input's pads and
+pads again for the new order.
 """
 
 from __future__ import annotations
@@ -41,7 +53,7 @@ from typing import Any, Sequence
 from controller.errors import StreamError
 from controller.model import Plex
 from controller.streams.base import EngineeringPlan, SheetStamp, StreamFormat, StreamIndex, check_plan
-from controller.streams.paged import Boundary, JobFiles, assemble, merge_sidecar
+from controller.streams.paged import Boundary, JobFiles, assemble, merge_sidecar, needs_pad
 
 logger = logging.getLogger(__name__)
 
@@ -51,6 +63,12 @@ __all__ = ["PclReadOptions", "PclReader", "PclWriter", "PclLayout", "READER", "W
 ESC, FF = 0x1B, 0x0C
 UEL = b"\x1b%-12345X"
 _PXL_HEAD = b" HP-PCL XL;"  # after the binding byte: ')' little-endian, '(' big-endian
+_PAD_RECORD = b"\x00PMC-Pad:"  # not "\x00PMC:": a twin reader must not take a pad for a stamped page
+
+
+def _pad_page(piece_id: str) -> bytes:
+    record = _PAD_RECORD + piece_id.encode("latin-1")
+    return b"\x1b&n%dW" % len(record) + record + b"\x0c"
 
 
 @dataclass(frozen=True, slots=True)
@@ -90,6 +108,7 @@ class _Scan:
     trailer_start: int
     pjl: bool
     twins: dict[int, str]  # page -> twin text
+    pads: list[int] = field(default_factory=list)  # pages holding a pad record, in order
 
 
 _VALUE = re.compile(rb"[+-]?[0-9]*(?:\.[0-9]*)?")
@@ -102,6 +121,7 @@ def scan(path: str, data: bytes | mmap.mmap) -> _Scan:
     page_plex: list[Plex] = []
     markers: list[_Marker] = []
     twins: dict[int, str] = {}
+    pads: list[int] = []
     plex = Plex.SIMPLEX
     dirty = False
     page_start = 0
@@ -192,6 +212,10 @@ def scan(path: str, data: bytes | mmap.mmap) -> _Scan:
                                           offset=start, page=len(page_ends) + 1)
                     if c == 0x26 and group == 0x6E and upper_term == 0x57 and data[j:j + 5] == b"\x00PMC:":
                         twins[len(page_ends)] = bytes(data[j + 1:j + n]).decode("latin-1")
+                    elif c == 0x26 and group == 0x6E and upper_term == 0x57 \
+                            and data[j:j + len(_PAD_RECORD)] == _PAD_RECORD:
+                        if not pads or pads[-1] != len(page_ends):
+                            pads.append(len(page_ends))
                     elif c == 0x2A and group == 0x62 or c == 0x26 and group == 0x70:
                         dirty = True
                     j += n
@@ -217,7 +241,7 @@ def scan(path: str, data: bytes | mmap.mmap) -> _Scan:
         raise StreamError("the PJL job is not closed by a final UEL: the file is truncated", path=path, offset=size,
                           page=len(page_ends))
     trailer_start = page_ends[-1] if page_ends else size
-    return _Scan(size, page_ends, page_starts, page_plex, markers, trailer_start, pjl, twins)
+    return _Scan(size, page_ends, page_starts, page_plex, markers, trailer_start, pjl, twins, pads)
 
 
 # PCL XL: data type tags with their element sizes; attribute, embedded data and operator bytes
@@ -347,7 +371,7 @@ class PclReader:
         sidecar_pages = {str(e.piece_id): int(e.pages) for e in sidecar} if sidecar else None
         pieces, quarantined, spans = assemble(spath, job_id, bounds, total, lenient=lenient,
                                               require_postal=self.options.require_postal, page_spans=False,
-                                              sidecar_pages=sidecar_pages)
+                                              sidecar_pages=sidecar_pages, pads=s.pads)
         logger.info("indexed %s: %d pages, %d pieces", spath, total, len(pieces))
         return StreamIndex(path=spath, format=StreamFormat.PCL, job_id=job_id, pages=total,
                            sheets=sum(p.sheets for p in pieces), pieces=tuple(pieces),
@@ -411,6 +435,7 @@ class PclWriter:
                 first_span = min(index.spans[p.piece_id][0] for p in index.pieces)
                 header, trailer = bytes(data[:first_span]), bytes(data[s.trailer_start:])
                 ends = s.page_ends
+                pads = frozenset(s.pads)
                 for job in plan.jobs:
                     tmp = files.part(job.name)
                     with open(tmp, "wb") as out:
@@ -430,7 +455,12 @@ class PclWriter:
                                 else:
                                     out.write(data[pos:end])
                                 pos = end
+                            pad = piece.first_page + piece.pages  # an input's pad after the piece: dropped
+                            if pad in pads and pos < b:
+                                pos = ends[pad]
                             out.write(data[pos:b])
+                            if needs_pad(piece.pages, piece.plex):
+                                out.write(_pad_page(pid))
                         out.write(trailer)
         return files.finals
 

@@ -18,6 +18,12 @@ the IMb as 65 `rectfill` bars, both in default user space (`initmatrix`) inside 
 The machine-readable twin is a pair of DSC comments on that page,
 `%%PMC-ControlCode: payload` and `%%PMC-IMb: bars`, which a printer simulator reads without
 interpreting PostScript (see `read_page_twins`).
+
+Duplex: after a piece with an odd page count the writer adds a pad page, its own `%%Page:` (label
+`pad`) holding the comment `%%PMC-Pad: PIECE` (the piece it follows) and a bare `showpage`, so the
+back of that piece's last sheet is blank and the next piece starts on a front side. The reader
+counts a page holding `%%PMC-Pad` in the stream's pages and in no piece (see paged.py), and the
+writer drops an input's pads and pads again for the new order.
 """
 
 from __future__ import annotations
@@ -34,7 +40,7 @@ from typing import Any, Sequence
 from controller.errors import StreamError
 from controller.model import Plex
 from controller.streams.base import EngineeringPlan, SheetStamp, StreamFormat, StreamIndex, check_plan
-from controller.streams.paged import Boundary, JobFiles, assemble, merge_sidecar
+from controller.streams.paged import Boundary, JobFiles, assemble, merge_sidecar, needs_pad
 
 logger = logging.getLogger(__name__)
 
@@ -71,12 +77,18 @@ class _Scan:
     declared_at: int | None
     duplex: bool
     markers: list[tuple[int, int, str]]  # (page index, offset, line) for comment lines inside pages
+    pads: list[int]  # pages holding a pad comment, in order
 
 
 _PAGE = re.compile(rb"^%%Page:\s*(\S+)\s+(\S+)\s*$")
 _PAGES = re.compile(rb"^%%Pages:\s*(\S+)")
 _DATA = re.compile(rb"^%%Begin(?:Data|Binary):\s*(\d+)(?:\s+\S+\s+(\S+))?")
 _DUPLEX = re.compile(rb"/Duplex\s+true")
+PAD_COMMENT = "%%PMC-Pad"
+
+
+def _pad_page(piece_id: str, ordinal: int) -> bytes:
+    return f"%%Page: pad {ordinal}\n{PAD_COMMENT}: {piece_id}\nshowpage\n%%PageTrailer\n".encode("latin-1")
 
 
 def scan(path: str, data: bytes | mmap.mmap) -> _Scan:
@@ -170,7 +182,8 @@ def scan(path: str, data: bytes | mmap.mmap) -> _Scan:
         raise StreamError(f"%%Pages: says {declared} pages, the file holds {len(pages)}", path=path,
                           offset=declared_at, page=len(pages))
     duplex = bool(_DUPLEX.search(data[:header_end]))
-    return _Scan(size, header_end, pages, trailer_start, declared, declared_at, duplex, markers)
+    pads = sorted({page for page, _offset, line in markers if line.startswith(PAD_COMMENT)})
+    return _Scan(size, header_end, pages, trailer_start, declared, declared_at, duplex, markers, pads)
 
 
 class PsReader:
@@ -216,7 +229,7 @@ class PsReader:
         sidecar_pages = {str(e.piece_id): int(e.pages) for e in sidecar} if sidecar else None
         pieces, quarantined, spans = assemble(spath, job_id, bounds, len(s.pages), lenient=lenient,
                                               require_postal=self.options.require_postal,
-                                              sidecar_pages=sidecar_pages)
+                                              sidecar_pages=sidecar_pages, pads=s.pads)
         logger.info("indexed %s: %d pages, %d pieces", spath, len(s.pages), len(pieces))
         return StreamIndex(path=spath, format=StreamFormat.POSTSCRIPT, job_id=job_id, pages=len(s.pages),
                            sheets=sum(p.sheets for p in pieces), pieces=tuple(pieces),
@@ -279,7 +292,8 @@ class PsWriter:
                 pieces = {p.piece_id: p for p in index.pieces}
                 for job in plan.jobs:
                     tmp = files.part(job.name)
-                    count = sum(pieces[pid].pages for pid in job.piece_ids)
+                    count = sum(pieces[pid].pages + needs_pad(pieces[pid].pages, pieces[pid].plex)
+                                for pid in job.piece_ids)
                     with open(tmp, "wb") as out:
                         out.write(_set_pages(header, count, s, index.path))
                         ordinal = 1
@@ -303,6 +317,9 @@ class PsWriter:
                                     out.write(rest[cut:])
                                 else:
                                     out.write(rest)
+                            if needs_pad(n, piece.plex):
+                                out.write(_pad_page(pid, ordinal))
+                                ordinal += 1
                         out.write(_set_pages(trailer, count, s, index.path) if s.declared_at >= s.trailer_start
                                   else trailer)
         return files.finals
