@@ -22,14 +22,49 @@ with none is composition output, which the writers pad, and is taken as it is.
 from __future__ import annotations
 
 import bisect
+import logging
+import mmap
 import os
+import re
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Mapping, Sequence
+from typing import Any, Callable, Iterator, Mapping, Sequence
 
 from controller.errors import StreamError
 from controller.model import Piece, Plex
-from controller.streams.base import Quarantined, SheetStamp, StreamIndex
+from controller.streams.base import Quarantined, SheetStamp, StreamFormat, StreamIndex
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class MarkerReadOptions:
+    """How a reader finds pieces in a stream's comment lines (PostScript DSC comments, PJL comments): a
+    line matching `piece_pattern` (named groups `piece` and optionally `postal`) starts a piece, and
+    lines matching `recipient_pattern` (group `line`) on the same page give its address block in order.
+    Each format's subclass gives its own default patterns."""
+
+    piece_pattern: str
+    recipient_pattern: str
+    require_postal: bool = True
+
+    def patterns(self) -> tuple[re.Pattern[str], re.Pattern[str]]:
+        return re.compile(self.piece_pattern), re.compile(self.recipient_pattern)
+
+
+@dataclass(frozen=True, slots=True)
+class SheetLayout:
+    """Where the writers of byte streams (PostScript, PCL) put a sheet's stamps, in points from the top-left
+    corner of a US letter page: the DataMatrix at the top right, the IMb below an address block for a #10
+    double-window envelope (1 inch from the left, 2.25 inches from the top, four 12 pt lines), as the PDF
+    writer's StampLayout does. Each format's subclass adds how it draws the code's modules."""
+
+    page_width: float = 612
+    datamatrix_right: float = 0.4 * 72
+    datamatrix_top: float = 0.35 * 72
+    imb_left: float = 1.0 * 72
+    imb_top: float = 2.25 * 72 + 4 * 12 + 2
 
 
 @dataclass(slots=True)
@@ -71,6 +106,24 @@ def merge_sidecar(path: str, bounds: list[Boundary], sidecar: Sequence[Any] | No
         b.inserts = b.inserts or frozenset(e.inserts or ())
         b.index = {**dict(getattr(e, "index", None) or {}), **b.index}
     return bounds
+
+
+@contextmanager
+def mapped_stream(path: Path | str, sniff: Callable[[bytes], bool], head: int, refusal: str) -> Iterator[mmap.mmap]:
+    """A stream file's bytes, memory-mapped for a reader: an empty file, one whose first `head` bytes
+    `sniff` refuses (`refusal` says what it is not) and an OSError while it is open are StreamErrors
+    naming the file."""
+    spath = str(path)
+    try:
+        with open(path, "rb") as fh:
+            if os.fstat(fh.fileno()).st_size == 0:
+                raise StreamError("empty file", path=spath, offset=0)
+            with mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ) as data:
+                if not sniff(data[:head]):
+                    raise StreamError(refusal, path=spath, offset=0)
+                yield data
+    except OSError as exc:
+        raise StreamError(f"cannot read: {exc.strerror}", path=spath) from exc
 
 
 def needs_pad(pages: int, plex: Plex) -> bool:
@@ -153,6 +206,19 @@ def assemble(path: str, job_id: str, bounds: list[Boundary], total_pages: int, *
     if not pieces and not lenient:
         raise StreamError("no usable pieces", path=path, page=1)
     return pieces, quarantined, spans
+
+
+def paged_index(path: str, fmt: StreamFormat, job_id: str, bounds: list[Boundary], total_pages: int, *,
+                lenient: bool, options: MarkerReadOptions, sidecar: Sequence[Any] | None, pads: Sequence[int],
+                page_spans: bool = True) -> StreamIndex:
+    """The StreamIndex of a PostScript or PCL stream from its boundaries, checked against its sidecar's page counts."""
+    sidecar_pages = {str(e.piece_id): int(e.pages) for e in sidecar} if sidecar else None
+    pieces, quarantined, spans = assemble(path, job_id, bounds, total_pages, lenient=lenient,
+                                          require_postal=options.require_postal, page_spans=page_spans,
+                                          sidecar_pages=sidecar_pages, pads=pads)
+    logger.info("indexed %s: %d pages, %d pieces", path, total_pages, len(pieces))
+    return StreamIndex(path=path, format=fmt, job_id=job_id, pages=total_pages, sheets=sum(p.sheets for p in pieces),
+                       pieces=tuple(pieces), quarantined=tuple(quarantined), spans=spans)
 
 
 def plan_stamps(index: StreamIndex, *, imb_bars: Mapping[str, str] | None = None) -> dict[tuple[str, int], SheetStamp]:

@@ -41,9 +41,7 @@ pads again for the new order.
 
 from __future__ import annotations
 
-import logging
 import mmap
-import os
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -53,9 +51,9 @@ from typing import Any, Sequence
 from controller.errors import StreamError
 from controller.model import Plex
 from controller.streams.base import EngineeringPlan, SheetStamp, StreamFormat, StreamIndex, check_plan
-from controller.streams.paged import Boundary, JobFiles, assemble, merge_sidecar, needs_pad
-
-logger = logging.getLogger(__name__)
+from controller.streams.paged import (
+    Boundary, JobFiles, MarkerReadOptions, SheetLayout, mapped_stream, merge_sidecar, needs_pad, paged_index,
+)
 
 __all__ = ["PclReadOptions", "PclReader", "PclWriter", "PclLayout", "READER", "WRITER", "read_page_twins",
            "scan", "count_pxl_pages"]
@@ -72,23 +70,18 @@ def _pad_page(piece_id: str) -> bytes:
 
 
 @dataclass(frozen=True, slots=True)
-class PclReadOptions:
+class PclReadOptions(MarkerReadOptions):
     piece_pattern: str = r"^@PJL COMMENT PMC-Piece\s+(?P<piece>\S+)(?:\s+(?P<postal>\S+))?\s*$"
     recipient_pattern: str = r"^@PJL COMMENT PMC-Address\s(?P<line>.*?)\s*$"
-    require_postal: bool = True
 
 
 @dataclass(frozen=True, slots=True)
-class PclLayout:
-    """Stamp positions in points from the page's top-left corner (PCL's origin is near it)."""
+class PclLayout(SheetLayout):
+    """The shared stamp positions (PCL's origin is near the page's top-left corner); the DataMatrix is a
+    raster graphic at `dpi`, `module_dots` printer dots a module."""
 
-    page_width: float = 612
-    datamatrix_right: float = 0.4 * 72
-    datamatrix_top: float = 0.35 * 72
     dpi: int = 300
-    module_dots: int = 8  # printer dots per DataMatrix module (0.68 mm at 300 dpi)
-    imb_left: float = 1.0 * 72
-    imb_top: float = 2.25 * 72 + 4 * 12 + 2
+    module_dots: int = 8  # 0.68 mm at 300 dpi
 
 
 @dataclass(slots=True)
@@ -320,8 +313,7 @@ class PclReader:
 
     def __init__(self, options: PclReadOptions | None = None) -> None:
         self.options = options or PclReadOptions()
-        self._piece_re = re.compile(self.options.piece_pattern)
-        self._recipient_re = re.compile(self.options.recipient_pattern)
+        self._piece_re, self._recipient_re = self.options.patterns()
 
     def sniff(self, head: bytes) -> bool:
         return head.startswith(UEL) or head.startswith(b"\x1bE") or _PXL_HEAD in head[:512]
@@ -329,21 +321,13 @@ class PclReader:
     def index(self, path: Path, *, job_id: str, lenient: bool = False,
               sidecar: Sequence[Any] | None = None) -> StreamIndex:
         spath = str(path)
-        try:
-            with open(path, "rb") as fh:
-                if os.fstat(fh.fileno()).st_size == 0:
-                    raise StreamError("empty file", path=spath, offset=0)
-                with mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ) as data:
-                    if not self.sniff(data[:512]):
-                        raise StreamError("not PCL (no UEL, reset or PCL XL header)", path=spath, offset=0)
-                    if _PXL_HEAD in data[:512]:
-                        ends = count_pxl_pages(spath, data)
-                        s = _Scan(len(data), ends, [0] * len(ends), [Plex.SIMPLEX] * len(ends), [],
-                                  ends[-1] if ends else len(data), False, {})
-                    else:
-                        s = scan(spath, data)
-        except OSError as exc:
-            raise StreamError(f"cannot read: {exc.strerror}", path=spath) from exc
+        with mapped_stream(path, self.sniff, 512, "not PCL (no UEL, reset or PCL XL header)") as data:
+            if _PXL_HEAD in data[:512]:
+                ends = count_pxl_pages(spath, data)
+                s = _Scan(len(data), ends, [0] * len(ends), [Plex.SIMPLEX] * len(ends), [],
+                          ends[-1] if ends else len(data), False, {})
+            else:
+                s = scan(spath, data)
         bounds: list[Boundary] = []
         for k, marker in enumerate(s.markers):
             piece = None
@@ -368,14 +352,8 @@ class PclReader:
             if b.span is None and 0 <= b.first_page < total:
                 nxt = next((x for x in starts if x > b.first_page), total)
                 b.span = (s.page_starts[b.first_page], s.page_ends[min(nxt, total) - 1])
-        sidecar_pages = {str(e.piece_id): int(e.pages) for e in sidecar} if sidecar else None
-        pieces, quarantined, spans = assemble(spath, job_id, bounds, total, lenient=lenient,
-                                              require_postal=self.options.require_postal, page_spans=False,
-                                              sidecar_pages=sidecar_pages, pads=s.pads)
-        logger.info("indexed %s: %d pages, %d pieces", spath, total, len(pieces))
-        return StreamIndex(path=spath, format=StreamFormat.PCL, job_id=job_id, pages=total,
-                           sheets=sum(p.sheets for p in pieces), pieces=tuple(pieces),
-                           quarantined=tuple(quarantined), spans=spans)
+        return paged_index(spath, StreamFormat.PCL, job_id, bounds, total, lenient=lenient, options=self.options,
+                           sidecar=sidecar, pads=s.pads, page_spans=False)
 
 
 def _decipoints(pt: float) -> int:

@@ -28,9 +28,7 @@ writer drops an input's pads and pads again for the new order.
 
 from __future__ import annotations
 
-import logging
 import mmap
-import os
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -40,31 +38,26 @@ from typing import Any, Sequence
 from controller.errors import StreamError
 from controller.model import Plex
 from controller.streams.base import EngineeringPlan, SheetStamp, StreamFormat, StreamIndex, check_plan
-from controller.streams.paged import Boundary, JobFiles, assemble, merge_sidecar, needs_pad
-
-logger = logging.getLogger(__name__)
+from controller.streams.paged import (
+    Boundary, JobFiles, MarkerReadOptions, SheetLayout, mapped_stream, merge_sidecar, needs_pad, paged_index,
+)
 
 __all__ = ["PsReadOptions", "PsReader", "PsWriter", "PsLayout", "READER", "WRITER", "read_page_twins", "scan"]
 
 
 @dataclass(frozen=True, slots=True)
-class PsReadOptions:
+class PsReadOptions(MarkerReadOptions):
     piece_pattern: str = r"^%%PMC-Piece:\s*(?P<piece>\S+)(?:\s+(?P<postal>\S+))?\s*$"
     recipient_pattern: str = r"^%%PMC-Address:\s?(?P<line>.*?)\s*$"
-    require_postal: bool = True
 
 
 @dataclass(frozen=True, slots=True)
-class PsLayout:
-    """Stamp positions in points from the page's top-left corner; page height for default user space."""
+class PsLayout(SheetLayout):
+    """The shared stamp positions; the page height (default user space has its origin at the bottom left)
+    and a DataMatrix module's size in points."""
 
     page_height: float = 792
-    page_width: float = 612
-    datamatrix_right: float = 0.4 * 72
-    datamatrix_top: float = 0.35 * 72
     module_pt: float = 1.8
-    imb_left: float = 1.0 * 72
-    imb_top: float = 2.25 * 72 + 4 * 12 + 2
 
 
 @dataclass(slots=True)
@@ -191,8 +184,7 @@ class PsReader:
 
     def __init__(self, options: PsReadOptions | None = None) -> None:
         self.options = options or PsReadOptions()
-        self._piece_re = re.compile(self.options.piece_pattern)
-        self._recipient_re = re.compile(self.options.recipient_pattern)
+        self._piece_re, self._recipient_re = self.options.patterns()
 
     def sniff(self, head: bytes) -> bool:
         return head.lstrip(b"\x04").startswith(b"%!")
@@ -200,16 +192,8 @@ class PsReader:
     def index(self, path: Path, *, job_id: str, lenient: bool = False,
               sidecar: Sequence[Any] | None = None) -> StreamIndex:
         spath = str(path)
-        try:
-            with open(path, "rb") as fh:
-                if os.fstat(fh.fileno()).st_size == 0:
-                    raise StreamError("empty file", path=spath, offset=0)
-                with mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ) as data:
-                    if not self.sniff(data[:16]):
-                        raise StreamError("not PostScript (no %! header)", path=spath, offset=0)
-                    s = scan(spath, data)
-        except OSError as exc:
-            raise StreamError(f"cannot read: {exc.strerror}", path=spath) from exc
+        with mapped_stream(path, self.sniff, 16, "not PostScript (no %! header)") as data:
+            s = scan(spath, data)
         plex = Plex.DUPLEX if s.duplex else Plex.SIMPLEX
         bounds: list[Boundary] = []
         current: Boundary | None = None
@@ -226,14 +210,8 @@ class PsReader:
         bounds = merge_sidecar(spath, bounds, sidecar)
         for b in bounds:
             b.plex = plex
-        sidecar_pages = {str(e.piece_id): int(e.pages) for e in sidecar} if sidecar else None
-        pieces, quarantined, spans = assemble(spath, job_id, bounds, len(s.pages), lenient=lenient,
-                                              require_postal=self.options.require_postal,
-                                              sidecar_pages=sidecar_pages, pads=s.pads)
-        logger.info("indexed %s: %d pages, %d pieces", spath, len(s.pages), len(pieces))
-        return StreamIndex(path=spath, format=StreamFormat.POSTSCRIPT, job_id=job_id, pages=len(s.pages),
-                           sheets=sum(p.sheets for p in pieces), pieces=tuple(pieces),
-                           quarantined=tuple(quarantined), spans=spans)
+        return paged_index(spath, StreamFormat.POSTSCRIPT, job_id, bounds, len(s.pages), lenient=lenient,
+                           options=self.options, sidecar=sidecar, pads=s.pads)
 
 
 def _ps_stamp(stamp: SheetStamp, lay: PsLayout) -> bytes:
