@@ -20,7 +20,14 @@ or seeded random (`random_faults(seed, per_1000_sheets)`):
   MEDIA_EMPTY   the trays feeding the job's media are empty; stops. `clear` refills them.
   MEDIA_LOW, TONER_LOW  warnings, printing goes on.
   TONER_EMPTY, DOOR_OPEN  stop until cleared.
-  OFFLINE       stops answering IPP and SNMP (connections are held, nothing is answered).
+  OFFLINE       stops answering IPP and SNMP (connections are held, nothing is answered); the marker
+                goes on printing unheard, as a printer whose network dropped does.
+  POWER_OFF     the power goes: no IPP, no SNMP, and the marker stops. The sheet under the marker is
+                not delivered (nor counted); sheets already delivered stay on the output stack. The job
+                table (the job printing, its queue, the finished jobs' history) was in RAM and is lost.
+                `clear` powers it on again: it answers with an empty job table, its up-time (IPP
+                printer-up-time, SNMP sysUpTime) restarted, its page counter where it stopped
+                (non-volatile, as a real marker's is) and job-ids going on from where they were.
   SLOW_NETWORK  every IPP answer waits `network_delay` real seconds.
   BUSY          job-creating requests are answered server-error-busy (`count` times, or until cleared).
   `wire_hook`   a function over every encoded IPP answer, to truncate or garble it.
@@ -67,11 +74,13 @@ class Fault(enum.Enum):
     TONER_EMPTY = "toner-empty"
     DOOR_OPEN = "door-open"
     OFFLINE = "offline"
+    POWER_OFF = "power-off"
     SLOW_NETWORK = "slow-network"
     BUSY = "busy"
 
 
-STOPPING = frozenset({Fault.MEDIA_JAM, Fault.MEDIA_EMPTY, Fault.TONER_EMPTY, Fault.DOOR_OPEN})
+STOPPING = frozenset({Fault.MEDIA_JAM, Fault.MEDIA_EMPTY, Fault.TONER_EMPTY, Fault.DOOR_OPEN, Fault.POWER_OFF})
+SILENT = frozenset({Fault.OFFLINE, Fault.POWER_OFF})  # nothing answered over IPP or SNMP
 _REASONS = {
     Fault.MEDIA_JAM: ("media-jam-error",),
     Fault.MEDIA_EMPTY: ("media-empty-error", "media-needed-error"),
@@ -308,6 +317,7 @@ class SimIppPrinter:
         self._random_rates: dict[Fault, float] = {}
         self._jam_pending = False
         self._active: SimJob | None = None
+        self.power_cycles = 0  # a sheet on the marker when the power went is never delivered
         # byte-level hook on every IPP answer (the encoded message, before HTTP framing): truncate or
         # garble it to test a client's error handling
         self.wire_hook: Callable[[bytes], bytes] | None = None
@@ -388,6 +398,11 @@ class SimIppPrinter:
             s.network_delay = delay
         elif fault == Fault.OFFLINE:
             self._online.clear()
+        elif fault == Fault.POWER_OFF:
+            if fault in s.faults:
+                return
+            self._online.clear()
+            self._power_off()
         elif fault == Fault.MEDIA_JAM:
             self._jam_pending = True  # the engine spoils what is in the paper path
         s.faults.add(fault)
@@ -403,13 +418,36 @@ class SimIppPrinter:
         elif fault in (Fault.TONER_EMPTY, Fault.TONER_LOW):
             s.toner_percent = 100.0
         elif fault == Fault.OFFLINE:
-            self._online.set()
+            if Fault.POWER_OFF not in s.faults:
+                self._online.set()
+        elif fault == Fault.POWER_OFF:
+            if fault not in s.faults:
+                return
+            self._power_on()
+            if Fault.OFFLINE not in s.faults:
+                self._online.set()
         elif fault == Fault.BUSY:
             s.busy_left = None
         s.faults.discard(fault)
         if fault == Fault.MEDIA_EMPTY:
             s.faults.discard(Fault.MEDIA_LOW)
         self._changed.set()
+
+    def _power_off(self) -> None:
+        s = self.state
+        lost = [j for j in s.jobs.values() if not j.state.is_final]
+        s.jobs.clear()
+        self._active = None
+        self._jam_pending = False
+        self.power_cycles += 1
+        logger.info("printer %s: power off; %d unfinished jobs lost (%s)", self.name, len(lost),
+                    ", ".join(f"{j.job_id} at sheet {j.sheets_completed} of {j.sheets}" for j in lost) or "none")
+
+    def _power_on(self) -> None:
+        # up-time counts from the boot; the page counter and the next job-id are non-volatile
+        self._started = self.clock.now()
+        self._boot_date = dt.datetime.now(dt.timezone.utc)
+        logger.info("printer %s: power on, life counter %d", self.name, self.state.life_impressions)
 
     def schedule(self, fault: Fault, *, at_impression: int | None = None, after: float | None = None,
                  **options: Any) -> None:
@@ -493,8 +531,12 @@ class SimIppPrinter:
                 self.inject(Fault.MEDIA_EMPTY)
                 continue
             self._changed.clear()
+            cycle = self.power_cycles
             await self.clock.sleep(len(planned.pages) * 60.0 / self.model.speed_ipm)
-            # a sheet canceled on its way is still delivered; a jam meanwhile spoils it (loop top)
+            # a sheet canceled on its way is still delivered; a jam meanwhile spoils it (loop top); a power
+            # cut meanwhile loses it with its job
+            if cycle != self.power_cycles:
+                continue
             self._random_faults_roll()
             if self._jam_pending or s.faults & STOPPING:
                 continue
@@ -568,7 +610,7 @@ class SimIppPrinter:
     # --- SNMP's view --------------------------------------------------------------------------------
 
     def _snmp_state(self) -> Any:
-        return None if Fault.OFFLINE in self.state.faults else self.mib_state()
+        return None if self.state.faults & SILENT else self.mib_state()
 
     def mib_state(self) -> Any:
         """The state as the Printer MIB sees it (simulators.snmp_agent.PrinterMibState)."""
@@ -635,14 +677,18 @@ class SimIppPrinter:
                 if request is None:
                     break
                 method, path, headers, body, close = request
-                if Fault.OFFLINE in self.state.faults:
+                if self.state.faults & SILENT:
                     await self._online.wait()
                     break  # what was sent while offline is lost with the connection
                 if Fault.SLOW_NETWORK in self.state.faults:
                     await asyncio.sleep(self.state.network_delay)
                 if method == "POST" and headers.get("content-type", "").startswith("application/ipp"):
+                    cycle = self.power_cycles
                     try:
-                        answer = encode(await self.handle(decode(body, device=self.name)))
+                        answered = await self.handle(decode(body, device=self.name))
+                        if cycle != self.power_cycles:
+                            break  # the power went while it was being answered: no answer, the connection is gone
+                        answer = encode(answered)
                         if self.wire_hook is not None:
                             answer = self.wire_hook(answer)
                         writer.write(_http(200, "OK", "application/ipp", answer, close))
@@ -899,6 +945,12 @@ class SimIppPrinter:
         return job
 
     async def _read_document(self, job: SimJob, fmt: str, data: bytes) -> None:
+        cycle = self.power_cycles
+        await self._parse_document(job, fmt, data)
+        if cycle != self.power_cycles:
+            raise _IppFail(Status.INTERNAL_ERROR, "the power went while the document was read")
+
+    async def _parse_document(self, job: SimJob, fmt: str, data: bytes) -> None:
         if fmt == "application/octet-stream" and fmt not in self.readers:
             fmt = sniff(data)
         reader = self.readers.get(fmt)

@@ -224,6 +224,56 @@ async def test_offline_printer_stops_answering_and_comes_back():
         assert (await client.status()).state == PrinterState.IDLE
 
 
+async def test_power_off_stops_answering_and_printing_loses_the_jobs_and_keeps_the_page_counter():
+    from drivers.ipp import IppNotFoundError
+    from drivers.snmp import SnmpManager
+
+    async with (SimIppPrinter(speed=2000, snmp=True) as sim, IppPrinter(sim.url, timeout=0.3) as client,
+                SnmpManager() as manager):
+        snmp = await manager.open_printer(sim.snmp_url, timeout=0.3, retries=0)
+        done = await client.print_job(page_list(4), document_format=PAGE_LIST, job_name="before")
+        await client.wait_for_job(done.job_id, poll=0.01)
+        printing = await client.print_job(page_list(400), document_format=PAGE_LIST, job_name="cut")
+        queued = await client.print_job(page_list(5), document_format=PAGE_LIST, job_name="queued")
+        await until(lambda: sim.state.jobs[printing.job_id].impressions_completed >= 3)
+        up_before = (await client.status()).up_time
+        sim.inject(Fault.POWER_OFF)
+        delivered, life = list(sim.state.output), sim.state.life_impressions
+        assert life == len(delivered)  # the sheet on the marker when the power went was neither made nor counted
+        with pytest.raises(DeviceTimeoutError):
+            await client.status()
+        assert not (await snmp.poll()).reachable
+        await sim.clock.sleep(20 * 60 / sim.model.speed_ipm)  # twenty sheets' time: the marker stands still
+        assert sim.state.output == delivered and sim.state.life_impressions == life
+        sim.clear(Fault.POWER_OFF)
+        status = await client.status()
+        after = await snmp.poll()
+        assert status.queued_job_count == 0 and status.state == PrinterState.IDLE
+        assert status.up_time <= up_before
+        assert after.reachable and after.page_count == life
+        for lost in (done, printing, queued):  # the job table was in RAM: finished jobs' history too
+            with pytest.raises(IppNotFoundError):
+                await client.get_job_attributes(lost.job_id)
+        assert await client.get_jobs(which_jobs="all") == []
+        again = await client.print_job(page_list(3), document_format=PAGE_LIST, job_name="after")
+        assert again.job_id == queued.job_id + 1  # job-ids go on: none is reused for another job
+        assert (await client.wait_for_job(again.job_id, poll=0.01)).impressions_completed == 3
+    assert sim.state.output[:len(delivered)] == delivered
+    assert [s.job_name for s in sim.state.output[len(delivered):]] == ["after"] * 3
+    assert sim.state.life_impressions == life + 3
+
+
+async def test_a_power_cut_scheduled_at_an_impression_stops_the_marker_there():
+    async with SimIppPrinter(speed=FAST) as sim, IppPrinter(sim.url, timeout=0.3) as client:
+        sim.schedule(Fault.POWER_OFF, at_impression=7)
+        await client.print_job(page_list(30), document_format=PAGE_LIST)
+        await until(lambda: Fault.POWER_OFF in sim.state.faults)
+        await sim.clock.sleep(10 * 60 / sim.model.speed_ipm)
+        assert [s.sheet for s in sim.state.output] == list(range(1, 8)) and not sim.state.jobs
+        sim.clear(Fault.POWER_OFF)
+        assert (await client.status()).queued_job_count == 0
+
+
 async def test_slow_network_delays_every_answer():
     async with SimIppPrinter(speed=FAST) as sim, IppPrinter(sim.url, timeout=0.1) as client:
         sim.inject(Fault.SLOW_NETWORK, delay=0.5)
