@@ -127,7 +127,7 @@ class JobFigures:
     pieces: int
     planned_impressions: int
     delivered_impressions: int
-    outcome: str  # completed | moved | canceled
+    outcome: str  # completed | moved (cut, the rest printed elsewhere) | lost (cut; the printer lost it in a restart)
 
 
 @dataclass(frozen=True, slots=True)
@@ -170,8 +170,11 @@ class FleetReport:
                        f"{', piece ' + s.piece_id if s.piece_id else ''}): {s.why}")
         for r in self.reconciliations:
             state = "balanced" if r.balanced else "DISCREPANCY: " + "; ".join(r.discrepancies)
-            out.append(f"  reconcile {r.print_job_id} on {r.printer}: planned {r.planned}, IPP {r.ipp_completed}, "
-                       f"counter +{r.counter_delta if r.counter_delta is not None else '?'}, spoiled {r.spoiled}: {state}")
+            ipp = "lost (restart)" if r.ipp_lost else r.ipp_completed
+            dup = f", duplicates {r.duplicates}" if r.duplicates else ""
+            out.append(f"  reconcile {r.print_job_id} on {r.printer}: planned {r.planned}, IPP {ipp}, "
+                       f"counter +{r.counter_delta if r.counter_delta is not None else '?'}, spoiled {r.spoiled}{dup}: "
+                       f"{state}")
         out += [f"  ALERT {a}" for a in self.alerts]
         return out
 
@@ -296,6 +299,7 @@ class _Submission:
     moved_time: float = 0.0
     silent: bool = False  # the printer was not answering when its work moved
     seen_at_poll: int = 0  # job-impressions-completed at the previous poll
+    lost: bool = False  # the printer no longer knows the job (it restarted): only its page counter can tell
 
 
 @dataclass(slots=True)
@@ -459,16 +463,32 @@ class _Run:
         return status
 
     async def job_status(self, p: _Printer, sub: _Submission) -> ippd.JobStatus | None:
+        """The job's status on its printer (None: no answer, or the printer lost the job)."""
+        if sub.lost:
+            return None
         try:
             async with asyncio.timeout(self.io_timeout_s + 1):
                 js = await p.ipp.get_job_attributes(sub.ipp_job)
+        except ippd.IppNotFoundError:
+            self.lose(p, sub, "it does not know the job-id any more")
+            return None
         except (TimeoutError, DeviceError) as exc:
             logger.debug("fleet: %s job %d status failed: %s", p.config.name, sub.ipp_job, exc)
+            return None
+        if js.name is not None and js.name != sub.work.job.print_job_id:
+            self.lose(p, sub, f"its job-id now names another job ({js.name!r})")
             return None
         sub.state = js.state
         if js.impressions_completed is not None:
             sub.confirmed = js.impressions_completed
         return js
+
+    def lose(self, p: _Printer, sub: _Submission, why: str) -> None:
+        """The printer restarted (a power cut) and lost the job with its job table: IPP's count went with it."""
+        sub.lost = True
+        sub.state = ippd.JobState.ABORTED
+        logger.warning("fleet: %s lost job %d (%s), last seen at impression %d: %s", p.config.name, sub.ipp_job,
+                       sub.work.job.print_job_id, sub.confirmed, why)
 
     async def poll(self, p: _Printer) -> None:
         ipp_status = None
@@ -565,6 +585,10 @@ class _Run:
         await self.mark_printed(p, sub, split_for_failover(sub.work.pieces, sub.confirmed).printed)
         if sub.state == ippd.JobState.COMPLETED:
             await self.complete(p, sub)
+        elif sub.lost:
+            # it restarted within the grace time and answers again: only the lost job moves, its queue stays
+            p.active = None
+            await self.fail_over_job(p, sub, f"the printer lost job {sub.ipp_job} in a restart (power cut?)")
         elif sub.state in (ippd.JobState.CANCELED, ippd.JobState.ABORTED):
             await self.fail_over(p, f"the printer {ippd.JobState(sub.state).name.lower()} job {sub.ipp_job}")
 
@@ -581,17 +605,19 @@ class _Run:
             await self.move(p, sub, sub.confirmed, f"completed with {sub.confirmed} of {planned} impressions")
 
     def close_submission(self, p: _Printer, sub: _Submission, planned: int, ipp_completed: int | None,
-                         counter_end: int | None, outcome: str) -> None:
+                         counter_end: int | None, outcome: str, *, duplicates: int = 0, ipp_lost: bool = False) -> None:
         r = reconcile(sub.work.job.print_job_id, planned, ipp_completed=ipp_completed,
                       counter_start=sub.counter_start if counter_end is not None else None,
-                      counter_end=counter_end, spoiled=sub.spoiled_seen, printer=p.config.name)
+                      counter_end=counter_end, spoiled=sub.spoiled_seen, printer=p.config.name,
+                      duplicates=duplicates, ipp_lost=ipp_lost)
         self.reconciliations.append(r)
         for d in r.discrepancies:
             self.alert(f"print job {r.print_job_id} on {p.config.name}: {d}")
-        p.delivered += ipp_completed or 0
+        delivered = sub.confirmed if ipp_lost else ipp_completed or 0
+        p.delivered += delivered
         p.spoiled += sub.spoiled_seen
         self.job_figures.append(JobFigures(sub.work.job.print_job_id, p.config.name, sub.ipp_job, len(sub.work.pieces),
-                                           sub.work.job.impressions, ipp_completed or 0, outcome))
+                                           sub.work.job.impressions, delivered, outcome))
 
     # -- submitting --
 
@@ -741,9 +767,9 @@ class _Run:
             except (TimeoutError, DeviceError) as exc:
                 logger.warning("fleet: cancelling job %d on %s failed: %s", sub.ipp_job, name, exc)
                 reachable = False
-        if reachable:
+        if reachable and not sub.lost:
             final = await self.job_status(p, sub)
-            reachable = final is not None
+            reachable = final is not None or sub.lost
         if final is not None and final.state == ippd.JobState.COMPLETED:
             p.active = sub  # it finished after all
             await self.track(p)
@@ -811,6 +837,9 @@ class _Run:
                 await p.ipp.cancel_job(sub.ipp_job)
         except ippd.IppNotPossibleError:
             pass
+        except ippd.IppNotFoundError:
+            self.lose(p, sub, "it does not know the job-id any more")
+            return
         except (TimeoutError, DeviceError):
             return
         await self.job_status(p, sub)
@@ -822,7 +851,7 @@ class _Run:
         if not done:
             return
         for sub in done:
-            if await self.job_status(p, sub) is None:
+            if not sub.lost and await self.job_status(p, sub) is None:
                 return
         status = await self.snmp_poll(p)
         counter_end = status.page_count if status is not None and status.reachable else None
@@ -832,9 +861,21 @@ class _Run:
 
     def close_cut_job(self, p: _Printer, sub: _Submission, counter_end: int | None) -> None:
         kept = sub.moved_at or 0
+        if sub.lost:
+            if counter_end is None or sub.counter_start is None:
+                moved = [x.piece_id for x in self.pieces_after(sub.work.pieces, kept)]
+                self.alert(f"{p.config.name} lost job {sub.ipp_job} ({sub.work.job.print_job_id}) in a restart and "
+                           f"its page counter could not be read: check its output beyond impression {kept} for "
+                           f"sheets of pieces {', '.join(moved)} (printed again elsewhere)")
+                self.close_submission(p, sub, kept, None, None, "lost", ipp_lost=True)
+                return
+            # the page counter is non-volatile and the printer was sent nothing since: what it made of the job
+            sub.confirmed = counter_delta(sub.counter_start, counter_end) - sub.spoiled_seen
         extra = sub.confirmed - kept
         if extra > 0:
-            why = ("printed while the printer was not answering, after the piece moved: a duplicate to pull"
+            why = ("delivered before the printer lost the job in a restart, after the last count read: a duplicate "
+                   "to pull" if sub.lost else
+                   "printed while the printer was not answering, after the piece moved: a duplicate to pull"
                    if sub.silent else "delivered after the job was cancelled (in the paper path): a duplicate to pull")
             per_sheet = 2 if sub.work.job.plex is Plex.DUPLEX else 1
             start = 0
@@ -848,10 +889,26 @@ class _Run:
                     self.spoils.append(Spoil(p.config.name, sub.work.job.print_job_id, x.piece_id,
                                              -(-(hi - start) // per_sheet) - first + 1, hi - lo, why, first))
                 start = end
+            how = " before it lost the job in a restart" if sub.lost else " while not answering" if sub.silent else ""
             self.alert(f"{p.config.name} delivered {extra} impressions of {sub.work.job.print_job_id} after it was cut "
-                       f"at impression {kept}{' while not answering' if sub.silent else ''}: pull the sheets of "
-                       f"pieces {', '.join(dup)}")
-        self.close_submission(p, sub, kept, sub.confirmed, counter_end, "moved")
+                       f"at impression {kept}{how}: pull the sheets of pieces {', '.join(dup)}")
+        if sub.lost:
+            # IPP's count went with the job: the counter witnesses the plan plus the duplicates named above
+            self.close_submission(p, sub, kept, None, counter_end, "lost", duplicates=max(0, extra), ipp_lost=True)
+        else:
+            # IPP still holds the count: what it delivered beyond the cut stays a discrepancy beside its alert
+            self.close_submission(p, sub, kept, sub.confirmed, counter_end, "moved")
+
+    @staticmethod
+    def pieces_after(pieces: Sequence[Piece], impressions: int) -> list[Piece]:
+        """The pieces not wholly within the first `impressions` impressions."""
+        done = 0
+        out = []
+        for x in pieces:
+            done += impressions_of(x)
+            if done > impressions:
+                out.append(x)
+        return out
 
     # -- the report --
 

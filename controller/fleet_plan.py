@@ -185,6 +185,8 @@ class Reconciliation:
     spoiled: int  # impressions the marker made and did not deliver (the paper path at a jam)
     discrepancies: tuple[str, ...]
     printer: str = ""
+    duplicates: int = 0  # impressions delivered beyond `planned` and named as duplicates to pull
+    ipp_lost: bool = False  # the printer lost the job (a restart): IPP cannot say, the counter alone witnesses
 
     @property
     def balanced(self) -> bool:
@@ -205,6 +207,8 @@ def reconcile(
     counter_end: int | None = None,
     spoiled: int = 0,
     printer: str = "",
+    duplicates: int = 0,
+    ipp_lost: bool = False,
 ) -> Reconciliation:
     """Planned impressions against what IPP said and what the page counter moved; every mismatch is named.
 
@@ -213,18 +217,31 @@ def reconcile(
     does the same). So IPP must equal the plan, and the counter must have moved by the plan plus the
     spoils seen while the printer was stopped: a counter that moved more means sheets nobody accounted
     for (a jam recovered between two polls, or another job), and that is raised, never absorbed.
+
+    `duplicates`: impressions the printer delivered beyond `planned` after its work had moved (a job cut
+    while it printed on unheard), each named as a duplicate to pull: IPP must then report the plan plus
+    them, the counter the plan plus them plus the spoils. `ipp_lost`: the printer restarted and lost the
+    job, so IPP can no longer say; the page counter alone must account for every impression (and is
+    then required).
     """
     found: list[str] = []
     delta = None
     if counter_start is not None and counter_end is not None:
         delta = counter_delta(counter_start, counter_end)
-    if ipp_completed is None:
+    delivered = planned + duplicates
+    also = f" plus {duplicates} duplicates" if duplicates else ""
+    if ipp_lost:
+        if delta is None:
+            found.append("the printer lost the job in a restart and its page counter could not be read: "
+                         "nothing witnesses what it printed")
+    elif ipp_completed is None:
         found.append("IPP gave no job-impressions-completed")
-    elif ipp_completed != planned:
-        found.append(f"IPP reports {ipp_completed} impressions delivered, the plan {planned}")
-    if delta is not None and delta != planned + spoiled:
-        found.append(f"the page counter moved {delta}, the plan {planned} plus {spoiled} spoiled")
+    elif ipp_completed != delivered:
+        found.append(f"IPP reports {ipp_completed} impressions delivered, the plan {planned}{also}")
+    if delta is not None and delta != delivered + spoiled:
+        found.append(f"the page counter moved {delta}, the plan {planned}{also} plus {spoiled} spoiled")
     if delta is not None and ipp_completed is not None and delta - ipp_completed != spoiled:
         found.append(f"the page counter ({delta}) and IPP ({ipp_completed}) differ by {delta - ipp_completed}, "
                      f"the spoils seen are {spoiled}")
-    return Reconciliation(print_job_id, planned, ipp_completed, delta, spoiled, tuple(found), printer)
+    return Reconciliation(print_job_id, planned, ipp_completed, delta, spoiled, tuple(found), printer, duplicates,
+                          ipp_lost)

@@ -133,3 +133,21 @@ def test_a_duplex_piece_with_an_odd_page_count_takes_whole_sheets():
     # 3 pages duplex: 2 sheets, the blank back counted as the printer counts it
     split = split_for_failover(pieces(3, 3), 4)
     assert split.printed == ("p0",) and split.cut_piece is None and split.remainder == ("p1",)
+
+
+def test_reconcile_counts_named_duplicates_as_delivered_and_raises_unnamed_ones():
+    # a cut job kept 100 impressions and delivered 6 more, unheard, named as duplicates; 2 spoiled at the stop
+    r = reconcile("pj-1", 100, ipp_completed=106, counter_start=0, counter_end=108, spoiled=2, duplicates=6)
+    assert r.balanced and r.duplicates == 6
+    unnamed = reconcile("pj-1", 100, ipp_completed=106, counter_start=0, counter_end=108, spoiled=2, duplicates=4)
+    assert any("IPP reports 106" in d and "plus 4 duplicates" in d for d in unnamed.discrepancies)
+    assert any("page counter moved 108" in d for d in unnamed.discrepancies)
+
+
+def test_reconcile_a_job_the_printer_lost_in_a_restart_by_its_page_counter_alone():
+    assert reconcile("pj-1", 40, ipp_completed=None, counter_start=7, counter_end=53, duplicates=6,
+                     ipp_lost=True).balanced
+    short = reconcile("pj-1", 40, ipp_completed=None, counter_start=7, counter_end=50, duplicates=6, ipp_lost=True)
+    assert [d for d in short.discrepancies if "page counter moved 43" in d]
+    blind = reconcile("pj-1", 40, ipp_completed=None, ipp_lost=True)
+    assert not blind.balanced and "nothing witnesses" in blind.discrepancies[0]
