@@ -1,14 +1,17 @@
 """PDF print streams: index into mail pieces; reorder, stamp and split into print jobs.
 
-Reading (pikepdf: the document structure only, no content stream is parsed or rendered):
+Reading (controller.streams.pdf_index over pdf_objects, our own lazy object reader: the cross-reference
+and then only the objects the index needs, through a bounded cache, so memory does not grow with the
+file; no content stream is read, parsed or rendered):
   piece boundaries come, in this order of preference, from PDF/VT-style document parts (the
   catalog's /DPartRoot: the DPart nodes at /RecordLevel, or the leaves), from the top-level outline
   entries, or from page labels (/PageLabels ranges; the piece ID is the label prefix), and failing
   those from sidecar index entries. A piece's recipient block and postal code come from its DPart
   metadata (/DPM keys, configurable), from its outline title by a configurable pattern, or from the
-  sidecar. Duplex is read from /ViewerPreferences /Duplex. Any repair qpdf had to make to read the file
-  (a damaged xref, a stream whose length is wrong, a truncated file) is a StreamError: an import is
-  all or nothing.
+  sidecar. Duplex is read from /ViewerPreferences /Duplex. Anything qpdf would have to repair to read
+  the file (a damaged xref, an object not where the xref puts it, a page content stream whose /Length
+  does not reach `endstream`, a truncated file) is a StreamError naming the byte offset or page: an
+  import is all or nothing.
 
 Writing (pikepdf, in place): the source is opened once; for each print job the page tree is rebuilt
 flat with the job's pages in plan order, a new outline (one top-level entry per piece) and new
@@ -55,79 +58,33 @@ import re
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Sequence
-
-import pikepdf
+from typing import TYPE_CHECKING, Any, Callable
 
 from controller.errors import StreamError
 from controller.model import Piece, Plex
-from controller.streams.base import (
-    EngineeringPlan, PrintJobPlan, SheetStamp, StreamFormat, StreamIndex, check_plan,
-)
-from controller.streams.paged import Boundary, JobFiles, assemble, merge_sidecar
+from controller.streams.base import EngineeringPlan, PrintJobPlan, SheetStamp, StreamFormat, StreamIndex, check_plan
+from controller.streams.paged import JobFiles
+from controller.streams.pdf_index import DEFAULT_TITLE_PATTERN, PdfReader, PdfReadOptions, outline_title
+
+if TYPE_CHECKING:
+    import pikepdf
 
 logger = logging.getLogger(__name__)
 
 __all__ = ["PdfReadOptions", "PdfReader", "PdfWriter", "StampLayout", "READER", "WRITER", "read_page_twins",
-           "outline_title", "IMB_GEOMETRY"]
+           "outline_title", "IMB_GEOMETRY", "DEFAULT_TITLE_PATTERN"]
 
-# What pikepdf raises on a malformed object or structure besides its own PdfError: builtin types.
-_PIKEPDF_ERRORS = (pikepdf.PdfError, pikepdf.OutlineStructureError, RuntimeError, ValueError, TypeError,
-                   KeyError, IndexError, AttributeError, OverflowError, UnicodeDecodeError)
+def _pikepdf_errors() -> tuple[type[BaseException], ...]:
+    """What pikepdf raises on a malformed object or structure besides its own PdfError: builtin types."""
+    import pikepdf
 
-DEFAULT_TITLE_PATTERN = (r"^\s*(?P<piece>[^\s|]+)(?:\s+(?P<postal>\d{5}(?:-?\d{4})?(?:\d{2})?))?\s*"
-                         r"(?:\|(?P<recipient>.*))?$")
-
-
-@dataclass(frozen=True, slots=True)
-class PdfReadOptions:
-    title_pattern: str = DEFAULT_TITLE_PATTERN  # named groups: piece, postal, recipient ('|'-separated lines)
-    label_pattern: str = r"^(?P<piece>.+?)-?$"  # applied to a page-label prefix
-    dpm_piece_key: str = "PieceID"
-    dpm_postal_key: str = "PostalCode"
-    dpm_address_key: str = "Address"
-    require_postal: bool = True
-
-
-def outline_title(piece: Piece) -> str:
-    """The outline title our writer gives a piece: what DEFAULT_TITLE_PATTERN reads back."""
-    head = piece.piece_id + (f" {piece.postal_code}" if piece.postal_code else "")
-    return " | ".join((head, *piece.recipient))
-
-
-def _warnings_error(pdf: pikepdf.Pdf, path: str) -> None:
-    warnings = pdf.get_warnings()
-    if warnings:
-        m = re.search(r"offset (\d+)", warnings[0])
-        raise StreamError(f"damaged PDF ({len(warnings)} repairs needed), first: {warnings[0]}",
-                          path=path, offset=int(m.group(1)) if m else 0)
-
-
-class _ObjError(Exception):
-    """A structure problem found at a PDF object; index() turns it into a StreamError with the object's offset."""
-
-    def __init__(self, message: str, obj: Any) -> None:
-        super().__init__(message)
-        self.obj = obj
-
-
-def _object_offset(path: Path, obj: Any) -> int:
-    """Where the indirect object holding `obj` is defined (its last definition), else 0 (the file as a whole)."""
-    try:
-        if obj is None or not obj.is_indirect:
-            return 0
-        num, gen = obj.objgen
-    except _PIKEPDF_ERRORS:
-        return 0
-    import mmap
-
-    with open(path, "rb") as fh, mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ) as data:
-        for m in reversed(list(re.finditer(rb"(?<![0-9])%d\s+%d\s+obj" % (num, gen), data))):
-            return m.start()
-    return 0  # inside an object stream: no byte offset of its own
+    return (pikepdf.PdfError, pikepdf.OutlineStructureError, RuntimeError, ValueError, TypeError,
+            KeyError, IndexError, AttributeError, OverflowError, UnicodeDecodeError)
 
 
 def _text(obj: Any) -> str:
+    import pikepdf
+
     if isinstance(obj, pikepdf.String):
         return str(obj)
     if isinstance(obj, pikepdf.Name):
@@ -135,295 +92,6 @@ def _text(obj: Any) -> str:
     if isinstance(obj, (int, float)) and not isinstance(obj, bool):
         return str(obj)
     raise TypeError(f"expected text, found {type(obj).__name__}")
-
-
-def _check_pads(bounds: list[Boundary], total: int, pads: Sequence[int], plex: Plex) -> set[int]:
-    """The first pages of the pieces whose last page is their pad; a pad page anywhere else is the piece's
-    problem (an error, or quarantined when lenient): the writer only puts one after a duplex piece with an
-    odd page count."""
-    import bisect
-
-    if not pads:
-        return set()
-    padded: set[int] = set()
-    ordered = sorted(bounds, key=lambda b: b.first_page)
-    for k, b in enumerate(ordered):
-        end = min(ordered[k + 1].first_page if k + 1 < len(ordered) else total, total)
-        inside = pads[bisect.bisect_left(pads, b.first_page):bisect.bisect_left(pads, end)]
-        if not inside or b.problem is not None:
-            continue
-        if plex is not Plex.DUPLEX:
-            b.problem = f"page {inside[0] + 1} is a duplex pad page in a simplex stream"
-        elif inside != [end - 1] or end - 1 == b.first_page:
-            b.problem = f"page {inside[0] + 1} is a pad page among the piece's own pages"
-        elif (end - b.first_page - 1) % 2 == 0:
-            b.problem = f"page {end} pads a piece whose {end - b.first_page - 1} pages fill whole sheets"
-        else:
-            padded.add(b.first_page)
-    return padded
-
-
-def _unpad(pieces: list[Piece], spans: dict[str, tuple[int, int]],
-           padded: set[int]) -> tuple[list[Piece], dict[str, tuple[int, int]]]:
-    """A pad page is no page of its piece; the piece's sheet count (pad included) stays as it was."""
-    out = []
-    for p in pieces:
-        if p.first_page in padded:
-            p = dataclasses.replace(p, pages=p.pages - 1)
-            spans[p.piece_id] = (p.first_page, p.pages)
-        out.append(p)
-    return out, spans
-
-
-def _is_pad(page: Any) -> bool:
-    node = page.get("/PieceInfo")
-    for key in ("/PMC", "/Private"):
-        if not isinstance(node, pikepdf.Dictionary):
-            return False
-        node = node.get(key)
-    return isinstance(node, pikepdf.Dictionary) and node.get("/Pad") is True
-
-
-class PdfReader:
-    format = StreamFormat.PDF
-
-    def __init__(self, options: PdfReadOptions | None = None) -> None:
-        self.options = options or PdfReadOptions()
-        self._title_re = re.compile(self.options.title_pattern)
-        self._label_re = re.compile(self.options.label_pattern)
-
-    def sniff(self, head: bytes) -> bool:
-        return b"%PDF-" in head[:1024]
-
-    def index(self, path: Path, *, job_id: str, lenient: bool = False,
-              sidecar: Sequence[Any] | None = None) -> StreamIndex:
-        spath = str(path)
-        try:
-            size = os.path.getsize(path)
-            with open(path, "rb") as fh:
-                fh.seek(max(0, size - 1024))
-                tail = fh.read()
-        except OSError as exc:
-            raise StreamError(f"cannot read: {exc.strerror}", path=spath) from exc
-        if b"%%EOF" not in tail:
-            # qpdf would read on without a word; a stream cut short must not pass for a whole one
-            raise StreamError("no %%EOF at the end: the file is truncated", path=spath, offset=size)
-        try:
-            with pikepdf.open(path, suppress_warnings=True) as pdf:
-                try:
-                    result = self._index(pdf, spath, job_id, lenient, sidecar)
-                except _ObjError as exc:
-                    _warnings_error(pdf, spath)  # a repaired file explains a broken object best
-                    raise StreamError(str(exc), path=spath, offset=_object_offset(path, exc.obj)) from None
-                _warnings_error(pdf, spath)
-                return result
-        except StreamError:
-            raise
-        except pikepdf.PasswordError as exc:
-            raise StreamError("the PDF is encrypted", path=spath, offset=0) from exc
-        except _PIKEPDF_ERRORS as exc:
-            m = re.search(r"offset (\d+)", str(exc))
-            raise StreamError(f"unreadable PDF: {exc}", path=spath, offset=int(m.group(1)) if m else size) from exc
-
-    def _index(self, pdf: pikepdf.Pdf, path: str, job_id: str, lenient: bool,
-               sidecar: Sequence[Any] | None) -> StreamIndex:
-        page_objs = [p.obj for p in pdf.pages]
-        count = pdf.Root.Pages.get("/Count")
-        if not isinstance(count, int) or int(count) != len(page_objs):
-            # qpdf skips what it cannot take for a page (and only says so on stderr)
-            raise _ObjError(f"the page tree says {count} pages, {len(page_objs)} were found", pdf.Root.Pages)
-        page_no = {o.objgen: i for i, o in enumerate(page_objs)}
-        pads = [i for i, o in enumerate(page_objs) if _is_pad(o)]
-        for i, o in enumerate(page_objs):
-            # resolving each page's content objects makes qpdf check their stream lengths; the data stays unread
-            contents = o.get("/Contents")
-            if isinstance(contents, pikepdf.Array):
-                for c in contents:
-                    if not isinstance(c, pikepdf.Stream):
-                        raise StreamError("page content is not a stream", path=path, page=i + 1)
-            elif contents is not None and not isinstance(contents, pikepdf.Stream):
-                raise StreamError("page content is not a stream", path=path, page=i + 1)
-        plex = Plex.SIMPLEX
-        vp = pdf.Root.get("/ViewerPreferences")
-        if isinstance(vp, pikepdf.Dictionary) and str(vp.get("/Duplex", "/Simplex")).startswith("/DuplexFlip"):
-            plex = Plex.DUPLEX
-        source = "dpart"
-        bounds = self._from_dparts(pdf, path, page_no)
-        if not bounds:
-            source, bounds = "outline", self._from_outline(pdf, path, page_no)
-        if not bounds:
-            source, bounds = "labels", self._from_labels(pdf, path, len(page_objs))
-        if not bounds and sidecar:
-            source = "sidecar"
-        bounds = merge_sidecar(path, bounds, sidecar)
-        for b in bounds:
-            b.plex = plex
-        padded = _check_pads(bounds, len(page_objs), pads, plex)
-        sidecar_pages = {str(e.piece_id): int(e.pages) for e in sidecar} if sidecar else None
-        if sidecar_pages:
-            for b in bounds:
-                if b.first_page in padded and b.piece_id in sidecar_pages:
-                    sidecar_pages[b.piece_id] += 1  # assemble counts the pad as one of the piece's pages
-        pieces, quarantined, spans = assemble(path, job_id, bounds, len(page_objs), lenient=lenient,
-                                              require_postal=self.options.require_postal,
-                                              sidecar_pages=sidecar_pages)
-        if padded:
-            pieces, spans = _unpad(pieces, spans, padded)
-        logger.info("indexed %s: %d pages, %d pieces from %s", path, len(page_objs), len(pieces), source)
-        return StreamIndex(path=path, format=StreamFormat.PDF, job_id=job_id, pages=len(page_objs),
-                           sheets=sum(p.sheets for p in pieces), pieces=tuple(pieces),
-                           quarantined=tuple(quarantined), spans=spans)
-
-    def _page_of(self, ref: Any, page_no: dict, path: str, what: str, holder: Any = None) -> int:
-        if not isinstance(ref, pikepdf.Dictionary) or not ref.is_indirect or ref.objgen not in page_no:
-            raise _ObjError(f"{what} does not point at a page of this file", holder)
-        return page_no[ref.objgen]
-
-    def _from_dparts(self, pdf: pikepdf.Pdf, path: str, page_no: dict) -> list[Boundary]:
-        root = pdf.Root.get("/DPartRoot")
-        if not isinstance(root, pikepdf.Dictionary):
-            return []
-        node = root.get("/DPartRootNode")
-        if not isinstance(node, pikepdf.Dictionary):
-            raise _ObjError("/DPartRoot has no /DPartRootNode", root)
-        level = root.get("/RecordLevel")
-        record_level = int(level) if isinstance(level, int) else None
-        opts = self.options
-        bounds: list[Boundary] = []
-        seen: set = set()
-
-        def first_leaf_start(n: pikepdf.Dictionary, depth: int) -> int:
-            if n.is_indirect:
-                if n.objgen in seen:
-                    raise _ObjError("document part tree has a loop", n)
-                seen.add(n.objgen)
-            if "/Start" in n:
-                return self._page_of(n.Start, page_no, path, "a DPart's /Start", n)
-            kids = n.get("/DParts")
-            if not isinstance(kids, pikepdf.Array) or len(kids) == 0:
-                raise _ObjError("a DPart has neither /Start nor /DParts", n)
-            starts = []
-            for group in kids:
-                if not isinstance(group, pikepdf.Array):
-                    raise _ObjError("/DParts holds something that is not an array", n)
-                for kid in group:
-                    if not isinstance(kid, pikepdf.Dictionary):
-                        raise _ObjError("/DParts holds something that is not a DPart", n)
-                    starts.append(walk(kid, depth + 1))
-            return min(starts)
-
-        def walk(n: pikepdf.Dictionary, depth: int, inherited: dict | None = None) -> int:
-            meta = dict(inherited or {})
-            dpm = n.get("/DPM")
-            if isinstance(dpm, pikepdf.Dictionary):
-                for k, v in dpm.items():
-                    meta[k[1:]] = v
-            is_record = depth == record_level if record_level is not None else "/Start" in n
-            if not is_record:
-                if "/Start" in n:
-                    return first_leaf_start(n, depth)
-                kids = n.get("/DParts")
-                if not isinstance(kids, pikepdf.Array):
-                    raise _ObjError("a DPart has neither /Start nor /DParts", n)
-                if n.is_indirect:
-                    if n.objgen in seen:
-                        raise _ObjError("document part tree has a loop", n)
-                    seen.add(n.objgen)
-                starts = []
-                for group in kids:
-                    if not isinstance(group, pikepdf.Array):
-                        raise _ObjError("/DParts holds something that is not an array", n)
-                    for kid in group:
-                        if not isinstance(kid, pikepdf.Dictionary):
-                            raise _ObjError("/DParts holds something that is not a DPart", n)
-                        starts.append(walk(kid, depth + 1, meta))
-                return min(starts) if starts else 0
-            start = first_leaf_start(n, depth)
-            piece = meta.get(opts.dpm_piece_key)
-            postal = meta.get(opts.dpm_postal_key)
-            address = meta.get(opts.dpm_address_key)
-            lines: tuple[str, ...] = ()
-            if isinstance(address, pikepdf.Array):
-                lines = tuple(_text(x) for x in address)
-            elif address is not None:
-                lines = tuple(_text(address).splitlines())
-            extra = {k: _text(v) for k, v in meta.items()
-                     if k not in (opts.dpm_piece_key, opts.dpm_postal_key, opts.dpm_address_key)
-                     and isinstance(v, (pikepdf.String, pikepdf.Name, int))}
-            bounds.append(Boundary(_text(piece) if piece is not None else f"DPART{len(bounds) + 1:06d}", start,
-                                   lines, _text(postal) if postal is not None else None, index=extra))
-            return start
-
-        walk(node, 0)
-        return bounds
-
-    def _from_outline(self, pdf: pikepdf.Pdf, path: str, page_no: dict) -> list[Boundary]:
-        outlines = pdf.Root.get("/Outlines")
-        if not isinstance(outlines, pikepdf.Dictionary):
-            return []
-        item = outlines.get("/First")
-        named = None
-        bounds: list[Boundary] = []
-        seen: set = set()
-        while isinstance(item, pikepdf.Dictionary):
-            if item.objgen in seen:
-                raise _ObjError("the outline's /Next chain has a loop", item)
-            seen.add(item.objgen)
-            title = _text(item.get("/Title", pikepdf.String("")))
-            dest = item.get("/Dest")
-            action = item.get("/A")
-            if dest is None and isinstance(action, pikepdf.Dictionary) and action.get("/S") == pikepdf.Name.GoTo:
-                dest = action.get("/D")
-            if isinstance(dest, (pikepdf.String, pikepdf.Name)):
-                if named is None:
-                    named = self._named_dests(pdf)
-                dest = named.get(_text(dest))
-                if isinstance(dest, pikepdf.Dictionary):
-                    dest = dest.get("/D")
-            if not isinstance(dest, pikepdf.Array) or len(dest) == 0:
-                raise _ObjError(f"outline entry {title!r} has no page destination", item)
-            page = self._page_of(dest[0], page_no, path, f"outline entry {title!r}", item)
-            m = self._title_re.match(title)
-            if m is None or not m.group("piece"):
-                # the page where a piece starts is known; what the piece is, is not: a lenient import
-                # quarantines it (with its pages) rather than fold its pages into the piece before
-                bounds.append(Boundary(None, page, index={"title": title},
-                                       problem=f"outline title {title!r} does not match the piece pattern"))
-                item = item.get("/Next")
-                continue
-            groups = m.groupdict()
-            lines = tuple(s.strip() for s in (groups.get("recipient") or "").split("|") if s.strip())
-            bounds.append(Boundary(groups["piece"], page, lines, groups.get("postal"), index={"title": title}))
-            item = item.get("/Next")
-        return bounds
-
-    @staticmethod
-    def _named_dests(pdf: pikepdf.Pdf) -> dict[str, Any]:
-        out: dict[str, Any] = {}
-        old = pdf.Root.get("/Dests")
-        if isinstance(old, pikepdf.Dictionary):
-            out.update({k[1:]: v for k, v in old.items()})
-        names = pdf.Root.get("/Names")
-        if isinstance(names, pikepdf.Dictionary) and isinstance(names.get("/Dests"), pikepdf.Dictionary):
-            for k, v in pikepdf.NameTree(names.Dests).items():
-                out[k] = v
-        return out
-
-    def _from_labels(self, pdf: pikepdf.Pdf, path: str, pages: int) -> list[Boundary]:
-        labels = pdf.Root.get("/PageLabels")
-        if not isinstance(labels, pikepdf.Dictionary):
-            return []
-        bounds: list[Boundary] = []
-        for start, spec in pikepdf.NumberTree(labels).items():
-            if not isinstance(spec, pikepdf.Dictionary) or not 0 <= int(start) < pages:
-                raise _ObjError(f"page label range at {start} is not a label for a page of this file", labels)
-            prefix = _text(spec.get("/P", pikepdf.String("")))
-            m = self._label_re.match(prefix)
-            if m is None or not m.group("piece"):
-                raise StreamError(f"page label prefix {prefix!r} does not match the piece pattern", path=path,
-                                  page=int(start) + 1)
-            bounds.append(Boundary(m.group("piece"), int(start), index={"label": prefix}))
-        return bounds
 
 
 # --- writing -----------------------------------------------------------------------------------------
@@ -490,6 +158,8 @@ class PdfWriter:
         self.layout = layout or StampLayout()
 
     def write(self, index: StreamIndex, plan: EngineeringPlan, out_dir: Path) -> list[Path]:
+        import pikepdf
+
         check_plan(index, plan)
         with JobFiles(index.path, Path(out_dir), [job.name for job in plan.jobs], ".pdf") as files:
             try:
@@ -498,7 +168,7 @@ class PdfWriter:
                 else:
                     with pikepdf.open(index.path) as pdf:
                         self._write(pdf, index, plan, files.part)
-            except _PIKEPDF_ERRORS as exc:
+            except _pikepdf_errors() as exc:
                 raise StreamError(f"cannot write print jobs: {exc}", path=index.path) from exc
         return files.finals
 
@@ -509,6 +179,8 @@ class PdfWriter:
         file, 0.5 ms from a 300-page one), so 3,000 saves from the whole stream would cost far more
         than ~30 chunk saves and 3,000 saves from small chunks.
         """
+        import pikepdf
+
         pieces = {p.piece_id: p for p in index.pieces}
         groups: list[list[PrintJobPlan]] = [[]]
         pages = 0
@@ -542,6 +214,8 @@ class PdfWriter:
 
     def _write(self, pdf: pikepdf.Pdf, index: StreamIndex, plan: EngineeringPlan,
                part: Callable[[str], Path]) -> None:
+        import pikepdf
+
         page_objs = [p.obj for p in pdf.pages]
         if len(page_objs) != index.pages:
             raise StreamError(f"the file now has {len(page_objs)} pages, the index {index.pages}: re-index it",
@@ -623,6 +297,8 @@ class PdfWriter:
     @staticmethod
     def _pad(pdf: pikepdf.Pdf, last: pikepdf.Dictionary, pages_root: pikepdf.Dictionary, piece_id: str,
              sheet: int, stamp_time: pikepdf.String) -> pikepdf.Dictionary:
+        import pikepdf
+
         box = last.get("/MediaBox", pages_root.get("/MediaBox", pikepdf.Array([0, 0, 612, 792])))
         private = pikepdf.Dictionary(Pad=True, PieceID=pikepdf.String(piece_id), Sheet=sheet)
         return pdf.make_indirect(pikepdf.Dictionary(
@@ -631,6 +307,8 @@ class PdfWriter:
 
     @staticmethod
     def _dpart(pdf: pikepdf.Pdf, piece: Piece, objs: list, parent: pikepdf.Dictionary) -> pikepdf.Dictionary:
+        import pikepdf
+
         dpm = pikepdf.Dictionary(PieceID=pikepdf.String(piece.piece_id),
                                  Address=pikepdf.Array([pikepdf.String(x) for x in piece.recipient]))
         if piece.postal_code:
@@ -646,6 +324,8 @@ class PdfWriter:
 
     def _stamp(self, pdf: pikepdf.Pdf, page: pikepdf.Dictionary, stamp: SheetStamp, wrap_open: pikepdf.Stream,
                stamp_time: pikepdf.String) -> None:
+        import pikepdf
+
         lay = self.layout
         box = [float(v) for v in page.get("/MediaBox", [0, 0, 612, 792])]
         x0, y0, x1, y1 = min(box[0], box[2]), min(box[1], box[3]), max(box[0], box[2]), max(box[1], box[3])
@@ -672,6 +352,8 @@ _INHERITABLE = ("/Resources", "/MediaBox", "/CropBox", "/Rotate")
 
 def _flatten_inherited(page_objs: list, pages_root: pikepdf.Dictionary) -> None:
     """Copy attributes a page inherits from its ancestors onto the page, before the tree is rebuilt flat."""
+    import pikepdf
+
     root = pages_root.objgen
     for o in page_objs:
         node = o.get("/Parent")
@@ -691,6 +373,8 @@ def _flatten_inherited(page_objs: list, pages_root: pikepdf.Dictionary) -> None:
 def read_page_twins(path: Path) -> list[dict[str, str] | None]:
     """Each page's twin: a stamp's (ControlCode, PieceID, Sheet, IMb), a pad page's (Pad "true", PieceID,
     Sheet), or None for an unstamped page."""
+    import pikepdf
+
     out: list[dict[str, str] | None] = []
     try:
         with pikepdf.open(path) as pdf:
@@ -700,7 +384,7 @@ def read_page_twins(path: Path) -> list[dict[str, str] | None]:
                 private = pmc.get("/Private") if isinstance(pmc, pikepdf.Dictionary) else None
                 out.append({k[1:]: ("true" if v else "false") if isinstance(v, bool) else _text(v)
                             for k, v in private.items()} if isinstance(private, pikepdf.Dictionary) else None)
-    except _PIKEPDF_ERRORS as exc:
+    except _pikepdf_errors() as exc:
         raise StreamError(f"unreadable PDF: {exc}", path=str(path)) from exc
     return out
 

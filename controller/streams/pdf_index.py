@@ -1,0 +1,495 @@
+"""Indexing a PDF print stream into mail pieces, streaming: memory does not grow with the file's size.
+
+The structure is read with `pdf_objects.PdfObjects` (the cross-reference, then each object on demand
+through a bounded cache; no content stream is read, parsed or rendered). What the index keeps per
+page is an object number (4 bytes); per object number, where it is (8 bytes) and whether it is a page
+(4 bytes). See controller.streams.pdf for where piece boundaries and recipients come from.
+
+Strict: anything qpdf would have to repair to read the file (an object not where the cross-reference
+says, a stream /Length that does not reach `endstream`, a truncated file) is a StreamError naming the
+byte offset, or the page: an import is all or nothing.
+"""
+
+from __future__ import annotations
+
+import bisect
+import dataclasses
+import logging
+import os
+import re
+from array import array
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Sequence
+
+from controller.errors import StreamError
+from controller.model import Piece, Plex
+from controller.streams.base import StreamFormat, StreamIndex
+from controller.streams.paged import Boundary, assemble, merge_sidecar
+from controller.streams.pdf_objects import Name, PdfDict, PdfObjects, PdfString, PdfSyntaxError, Ref, Stream
+
+logger = logging.getLogger(__name__)
+
+__all__ = ["PdfReadOptions", "PdfReader", "outline_title", "DEFAULT_TITLE_PATTERN"]
+
+DEFAULT_TITLE_PATTERN = (r"^\s*(?P<piece>[^\s|]+)(?:\s+(?P<postal>\d{5}(?:-?\d{4})?(?:\d{2})?))?\s*"
+                         r"(?:\|(?P<recipient>.*))?$")
+_MAX_TREE_DEPTH = 64
+
+
+@dataclass(frozen=True, slots=True)
+class PdfReadOptions:
+    title_pattern: str = DEFAULT_TITLE_PATTERN  # named groups: piece, postal, recipient ('|'-separated lines)
+    label_pattern: str = r"^(?P<piece>.+?)-?$"  # applied to a page-label prefix
+    dpm_piece_key: str = "PieceID"
+    dpm_postal_key: str = "PostalCode"
+    dpm_address_key: str = "Address"
+    require_postal: bool = True
+
+
+def outline_title(piece: Piece) -> str:
+    """The outline title our writer gives a piece: what DEFAULT_TITLE_PATTERN reads back."""
+    head = piece.piece_id + (f" {piece.postal_code}" if piece.postal_code else "")
+    return " | ".join((head, *piece.recipient))
+
+
+def _text(obj: Any, at: int) -> str:
+    if isinstance(obj, PdfString):
+        return obj.text()
+    if isinstance(obj, Name):
+        return str(obj)
+    if isinstance(obj, (int, float)) and not isinstance(obj, bool):
+        return str(obj)
+    raise PdfSyntaxError(f"expected text, found {type(obj).__name__}", at)
+
+
+def _key(obj: Any) -> bytes | None:
+    """A named destination's name, as bytes, whether written as a name or a string."""
+    if isinstance(obj, PdfString):
+        return bytes(obj)
+    if isinstance(obj, Name):
+        return obj.encode("latin-1")
+    return None
+
+
+class _Pages:
+    """The page tree's leaves in order: each page's object number, and each object number's page."""
+
+    def __init__(self, objects: int) -> None:
+        self.nums = array("i")
+        self.gens: dict[int, int] = {}
+        self.page_of_num = array("i", [-1]) * objects
+
+    def __len__(self) -> int:
+        return len(self.nums)
+
+    def add(self, ref: Ref, at: int) -> int:
+        if not 0 <= ref.num < len(self.page_of_num) or self.page_of_num[ref.num] >= 0:
+            raise PdfSyntaxError(f"page object {ref.num} appears twice in the page tree", at)
+        self.page_of_num[ref.num] = len(self.nums)
+        self.nums.append(ref.num)
+        if ref.gen:
+            self.gens[ref.num] = ref.gen
+        return len(self.nums) - 1
+
+    def index_of(self, ref: Any) -> int:
+        if not isinstance(ref, Ref) or not 0 <= ref.num < len(self.page_of_num):
+            return -1
+        k = self.page_of_num[ref.num]
+        return k if k >= 0 and self.gens.get(ref.num, 0) == ref.gen else -1
+
+
+class PdfReader:
+    format = StreamFormat.PDF
+
+    def __init__(self, options: PdfReadOptions | None = None) -> None:
+        self.options = options or PdfReadOptions()
+        self._title_re = re.compile(self.options.title_pattern)
+        self._label_re = re.compile(self.options.label_pattern)
+
+    def sniff(self, head: bytes) -> bool:
+        return b"%PDF-" in head[:1024]
+
+    def index(self, path: Path, *, job_id: str, lenient: bool = False,
+              sidecar: Sequence[Any] | None = None) -> StreamIndex:
+        spath = str(path)
+        try:
+            size = os.path.getsize(path)
+            with open(path, "rb") as fh:
+                head = fh.read(1024)
+                fh.seek(max(0, size - 1024))
+                tail = fh.read()
+        except OSError as exc:
+            raise StreamError(f"cannot read: {exc.strerror}", path=spath) from exc
+        if b"%PDF-" not in head:
+            raise StreamError("no %PDF- header: not a PDF", path=spath, offset=0)
+        if b"%%EOF" not in tail:
+            # a stream cut short must not pass for a whole one
+            raise StreamError("no %%EOF at the end: the file is truncated", path=spath, offset=size)
+        try:
+            with PdfObjects(path) as doc:
+                return self._index(doc, spath, job_id, lenient, sidecar)
+        except PdfSyntaxError as exc:
+            raise StreamError(f"damaged PDF: {exc}", path=spath, offset=exc.offset) from None
+        except OSError as exc:
+            raise StreamError(f"cannot read: {exc.strerror or exc}", path=spath, offset=0) from exc
+        except (ValueError, TypeError, KeyError, IndexError, OverflowError, RecursionError, MemoryError) as exc:
+            # a structure no check above foresaw is still a damaged file to the caller, never a crash
+            logger.debug("%s: unforeseen damage", spath, exc_info=True)
+            raise StreamError(f"unreadable PDF ({type(exc).__name__}: {exc})", path=spath, offset=0) from exc
+
+    def _index(self, doc: PdfObjects, path: str, job_id: str, lenient: bool,
+               sidecar: Sequence[Any] | None) -> StreamIndex:
+        trailer = doc.trailer
+        if "Encrypt" in trailer:
+            raise StreamError("the PDF is encrypted", path=path, offset=trailer.offset)
+        root = doc.resolve(trailer.get("Root"))
+        if not isinstance(root, PdfDict):
+            raise PdfSyntaxError("the trailer names no document catalog (/Root)", trailer.offset)
+        tree = doc.resolve(root.get("Pages"))
+        if not isinstance(tree, PdfDict):
+            raise PdfSyntaxError("the catalog has no page tree (/Pages)", root.offset)
+        pages, pads = self._pages(doc, tree, path)
+        count = tree.get("Count")
+        if type(count) is not int or count != len(pages):
+            raise PdfSyntaxError(f"the page tree says {count} pages, {len(pages)} were found", tree.offset)
+        plex = Plex.SIMPLEX
+        vp = doc.resolve(root.get("ViewerPreferences"))
+        if isinstance(vp, PdfDict) and str(doc.resolve(vp.get("Duplex", "Simplex"))).startswith("DuplexFlip"):
+            plex = Plex.DUPLEX
+        source = "dpart"
+        bounds = self._from_dparts(doc, root, pages)
+        if not bounds:
+            source, bounds = "outline", self._from_outline(doc, root, pages)
+        if not bounds:
+            source, bounds = "labels", self._from_labels(doc, root, path, len(pages))
+        if not bounds and sidecar:
+            source = "sidecar"
+        total = len(pages)
+        del pages  # the page map is not needed past here
+        bounds = merge_sidecar(path, bounds, sidecar)
+        for b in bounds:
+            b.plex = plex
+        padded = _check_pads(bounds, total, pads, plex)
+        sidecar_pages = {str(e.piece_id): int(e.pages) for e in sidecar} if sidecar else None
+        if sidecar_pages:
+            for b in bounds:
+                if b.first_page in padded and b.piece_id in sidecar_pages:
+                    sidecar_pages[b.piece_id] += 1  # assemble counts the pad as one of the piece's pages
+        pieces, quarantined, spans = assemble(path, job_id, bounds, total, lenient=lenient,
+                                              require_postal=self.options.require_postal,
+                                              sidecar_pages=sidecar_pages)
+        if padded:
+            pieces, spans = _unpad(pieces, spans, padded)
+        logger.info("indexed %s: %d pages, %d pieces from %s", path, total, len(pieces), source)
+        return StreamIndex(path=path, format=StreamFormat.PDF, job_id=job_id, pages=total,
+                           sheets=sum(p.sheets for p in pieces), pieces=tuple(pieces),
+                           quarantined=tuple(quarantined), spans=spans)
+
+    @staticmethod
+    def _pages(doc: PdfObjects, tree: PdfDict, path: str) -> tuple[_Pages, list[int]]:
+        """Walk the page tree depth first, one node's kids at a time; check each page's content streams
+        (their /Length must reach `endstream`; the data is not read) and note pad pages."""
+        pages = _Pages(doc.objects)
+        pads: list[int] = []
+        seen_nodes: set[int] = set()
+        if tree.ref is not None:
+            seen_nodes.add(tree.ref.num)
+        stack: list[list[Any]] = []  # [the node's kids, the next kid's position, the node]
+        kids = doc.resolve(tree.get("Kids"))
+        if not isinstance(kids, list):
+            raise PdfSyntaxError("the page tree's root has no /Kids", tree.offset)
+        stack.append([kids, 0, tree])
+        resolve, peek = doc.resolve, doc.peek
+        while stack:
+            frame = stack[-1]
+            kids, k, node = frame
+            if k >= len(kids):
+                stack.pop()
+                continue
+            frame[1] = k + 1
+            ref = kids[k]
+            if type(ref) is not Ref:
+                raise PdfSyntaxError("a page tree node's /Kids holds something that is not a reference", node.offset)
+            seen = peek(ref, _PAGE_KEYS)
+            if seen is not None and seen[1] < 0 and b"Kids" not in seen[0] and b"PieceInfo" not in seen[0] \
+                    and seen[0].get(b"Type", "Page") == "Page":
+                # a plain page (the common case), its content stream checked without parsing either in full
+                i = pages.add(ref, doc.offset_of(ref))
+                contents = seen[0].get(b"Contents")
+                if contents is not None:
+                    stream = peek(contents, _STREAM_KEYS) if type(contents) is Ref else None
+                    if stream is None or stream[1] < 0:
+                        _check_contents(doc, contents, path, i)
+                continue
+            kid = resolve(ref)
+            if not isinstance(kid, PdfDict):
+                raise PdfSyntaxError(f"page tree kid {ref.num} {ref.gen} R is not a dictionary", node.offset)
+            kind = kid.get("Type")
+            if kind == "Pages" or (kind is None and "Kids" in kid):
+                if ref.num in seen_nodes:
+                    raise PdfSyntaxError("the page tree has a loop", kid.offset)
+                if len(stack) >= _MAX_TREE_DEPTH:
+                    raise PdfSyntaxError("the page tree is nested too deep", kid.offset)
+                seen_nodes.add(ref.num)
+                grand = resolve(kid.get("Kids"))
+                if not isinstance(grand, list):
+                    raise PdfSyntaxError("a page tree node has no /Kids", kid.offset)
+                stack.append([grand, 0, kid])
+                continue
+            if kind is not None and kind != "Page":
+                raise PdfSyntaxError(f"a page tree kid of /Type /{kind}", kid.offset)
+            i = pages.add(ref, kid.offset)
+            _check_contents(doc, kid.get("Contents"), path, i)
+            if "PieceInfo" in kid and _is_pad(doc, kid):
+                pads.append(i)
+        return pages, pads
+
+    def _page_of(self, ref: Any, pages: _Pages, what: str, at: int) -> int:
+        k = pages.index_of(ref)
+        if k < 0:
+            raise PdfSyntaxError(f"{what} does not point at a page of this file", at)
+        return k
+
+    def _from_dparts(self, doc: PdfObjects, catalog: PdfDict, pages: _Pages) -> list[Boundary]:
+        resolve = doc.resolve
+        root = resolve(catalog.get("DPartRoot"))
+        if not isinstance(root, PdfDict):
+            return []
+        node = resolve(root.get("DPartRootNode"))
+        if not isinstance(node, PdfDict):
+            raise PdfSyntaxError("/DPartRoot has no /DPartRootNode", root.offset)
+        level = resolve(root.get("RecordLevel"))
+        record_level = level if type(level) is int else None
+        opts = self.options
+        bounds: list[Boundary] = []
+        seen: set[int] = set()
+
+        def enter(n: PdfDict, depth: int) -> None:
+            if depth > _MAX_TREE_DEPTH:
+                raise PdfSyntaxError("the document part tree is nested too deep", n.offset)
+            if n.ref is not None:
+                if n.ref.num in seen:
+                    raise PdfSyntaxError("document part tree has a loop", n.offset)
+                seen.add(n.ref.num)
+
+        def kids_of(n: PdfDict) -> list[PdfDict]:
+            groups = resolve(n.get("DParts"))
+            if not isinstance(groups, list):
+                raise PdfSyntaxError("a DPart has neither /Start nor /DParts", n.offset)
+            out = []
+            for group in groups:
+                group = resolve(group)
+                if not isinstance(group, list):
+                    raise PdfSyntaxError("/DParts holds something that is not an array", n.offset)
+                for kid in group:
+                    kid = resolve(kid)
+                    if not isinstance(kid, PdfDict):
+                        raise PdfSyntaxError("/DParts holds something that is not a DPart", n.offset)
+                    out.append(kid)
+            return out
+
+        def first_leaf_start(n: PdfDict, depth: int) -> int:
+            enter(n, depth)
+            if "Start" in n:
+                return self._page_of(n["Start"], pages, "a DPart's /Start", n.offset)
+            kids = kids_of(n)
+            if not kids:
+                raise PdfSyntaxError("a DPart has neither /Start nor /DParts", n.offset)
+            return min(walk(kid, depth + 1) for kid in kids)
+
+        def walk(n: PdfDict, depth: int, inherited: dict | None = None) -> int:
+            meta = dict(inherited or {})
+            dpm = resolve(n.get("DPM"))
+            if isinstance(dpm, PdfDict):
+                for k, v in dpm.items():
+                    meta[k] = resolve(v)
+            is_record = depth == record_level if record_level is not None else "Start" in n
+            if not is_record:
+                if "Start" in n:
+                    return first_leaf_start(n, depth)
+                enter(n, depth)
+                starts = [walk(kid, depth + 1, meta) for kid in kids_of(n)]
+                return min(starts) if starts else 0
+            start = first_leaf_start(n, depth)
+            piece = meta.get(opts.dpm_piece_key)
+            postal = meta.get(opts.dpm_postal_key)
+            address = meta.get(opts.dpm_address_key)
+            lines: tuple[str, ...] = ()
+            if isinstance(address, list):
+                lines = tuple(_text(resolve(x), n.offset) for x in address)
+            elif address is not None:
+                lines = tuple(_text(address, n.offset).splitlines())
+            extra = {k: _text(v, n.offset) for k, v in meta.items()
+                     if k not in (opts.dpm_piece_key, opts.dpm_postal_key, opts.dpm_address_key)
+                     and isinstance(v, (PdfString, Name, int)) and not isinstance(v, bool)}
+            bounds.append(Boundary(_text(piece, n.offset) if piece is not None else f"DPART{len(bounds) + 1:06d}",
+                                   start, lines, _text(postal, n.offset) if postal is not None else None,
+                                   index=extra, offset=n.offset))
+            return start
+
+        walk(node, 0)
+        return bounds
+
+    def _from_outline(self, doc: PdfObjects, catalog: PdfDict, pages: _Pages) -> list[Boundary]:
+        resolve = doc.resolve
+        outlines = resolve(catalog.get("Outlines"))
+        if not isinstance(outlines, PdfDict):
+            return []
+        item = resolve(outlines.get("First"))
+        named: dict[bytes, Any] | None = None
+        bounds: list[Boundary] = []
+        seen: set[int] = set()
+        while isinstance(item, PdfDict):
+            if item.ref is not None:
+                if item.ref.num in seen:
+                    raise PdfSyntaxError("the outline's /Next chain has a loop", item.offset)
+                seen.add(item.ref.num)
+            title = _text(resolve(item.get("Title", PdfString(b""))), item.offset)
+            dest = resolve(item.get("Dest"))
+            action = resolve(item.get("A"))
+            if dest is None and isinstance(action, PdfDict) and resolve(action.get("S")) == "GoTo":
+                dest = resolve(action.get("D"))
+            if isinstance(dest, (PdfString, Name)):
+                if named is None:
+                    named = self._named_dests(doc, catalog)
+                dest = resolve(named.get(_key(dest)))
+                if isinstance(dest, PdfDict):
+                    dest = resolve(dest.get("D"))
+            if not isinstance(dest, list) or len(dest) == 0:
+                raise PdfSyntaxError(f"outline entry {title!r} has no page destination", item.offset)
+            page = self._page_of(dest[0], pages, f"outline entry {title!r}", item.offset)
+            m = self._title_re.match(title)
+            if m is None or not m.group("piece"):
+                # the page where a piece starts is known; what the piece is, is not: a lenient import
+                # quarantines it (with its pages) rather than fold its pages into the piece before
+                bounds.append(Boundary(None, page, index={"title": title}, offset=item.offset,
+                                       problem=f"outline title {title!r} does not match the piece pattern"))
+            else:
+                groups = m.groupdict()
+                lines = tuple(s.strip() for s in (groups.get("recipient") or "").split("|") if s.strip())
+                bounds.append(Boundary(groups["piece"], page, lines, groups.get("postal"), index={"title": title},
+                                       offset=item.offset))
+            item = resolve(item.get("Next"))
+        return bounds
+
+    @staticmethod
+    def _named_dests(doc: PdfObjects, catalog: PdfDict) -> dict[bytes, Any]:
+        resolve = doc.resolve
+        out: dict[bytes, Any] = {}
+        old = resolve(catalog.get("Dests"))
+        if isinstance(old, PdfDict):
+            out.update({k.encode("latin-1"): v for k, v in old.items()})
+        names = resolve(catalog.get("Names"))
+        tree = resolve(names.get("Dests")) if isinstance(names, PdfDict) else None
+        if isinstance(tree, PdfDict):
+            for k, v in _tree_items(doc, tree, "Names"):
+                key = _key(k)
+                if key is not None:
+                    out[key] = v
+        return out
+
+    def _from_labels(self, doc: PdfObjects, catalog: PdfDict, path: str, pages: int) -> list[Boundary]:
+        labels = doc.resolve(catalog.get("PageLabels"))
+        if not isinstance(labels, PdfDict):
+            return []
+        bounds: list[Boundary] = []
+        for start, spec in sorted(_tree_items(doc, labels, "Nums"), key=lambda kv: kv[0] if type(kv[0]) is int else -1):
+            spec = doc.resolve(spec)
+            if type(start) is not int or not isinstance(spec, PdfDict) or not 0 <= start < pages:
+                raise PdfSyntaxError(f"page label range at {start!r} is not a label for a page of this file",
+                                     labels.offset)
+            prefix = _text(doc.resolve(spec.get("P", PdfString(b""))), labels.offset)
+            m = self._label_re.match(prefix)
+            if m is None or not m.group("piece"):
+                raise StreamError(f"page label prefix {prefix!r} does not match the piece pattern", path=path,
+                                  page=start + 1)
+            bounds.append(Boundary(m.group("piece"), start, index={"label": prefix}))
+        return bounds
+
+
+def _tree_items(doc: PdfObjects, root: PdfDict, leaf_key: str) -> list[tuple[Any, Any]]:
+    """The (key, value) pairs of a name tree (leaf_key "Names") or number tree ("Nums"), leaves in order."""
+    out: list[tuple[Any, Any]] = []
+    seen: set[int] = set()
+    stack: list[tuple[PdfDict, int]] = [(root, 0)]
+    while stack:
+        node, depth = stack.pop()
+        if node.ref is not None:
+            if node.ref.num in seen:
+                raise PdfSyntaxError("a name or number tree has a loop", node.offset)
+            seen.add(node.ref.num)
+        if depth > _MAX_TREE_DEPTH:
+            raise PdfSyntaxError("a name or number tree is nested too deep", node.offset)
+        leaf = doc.resolve(node.get(leaf_key))
+        if leaf is not None:
+            if not isinstance(leaf, list) or len(leaf) % 2:
+                raise PdfSyntaxError(f"a tree's /{leaf_key} is not a list of pairs", node.offset)
+            out.extend(zip(leaf[0::2], leaf[1::2]))
+        kids = doc.resolve(node.get("Kids"))
+        if kids is not None:
+            if not isinstance(kids, list):
+                raise PdfSyntaxError("a tree's /Kids is not an array", node.offset)
+            for kid in reversed(kids):
+                kid = doc.resolve(kid)
+                if not isinstance(kid, PdfDict):
+                    raise PdfSyntaxError("a tree's /Kids holds something that is not a node", node.offset)
+                stack.append((kid, depth + 1))
+    return out
+
+
+_PAGE_KEYS = (b"Type", b"Kids", b"Contents", b"PieceInfo")
+_STREAM_KEYS = (b"Length",)
+
+
+def _check_contents(doc: PdfObjects, contents: Any, path: str, i: int) -> None:
+    """A page's /Contents is a stream or an array of streams (each /Length reaching its `endstream`)."""
+    contents = doc.resolve(contents)
+    for c in (contents if isinstance(contents, list) else () if contents is None else (contents,)):
+        if not isinstance(c, Stream) and not isinstance(doc.resolve(c), Stream):
+            raise StreamError("page content is not a stream", path=path, page=i + 1)
+
+
+def _is_pad(doc: PdfObjects, page: PdfDict) -> bool:
+    node: Any = page
+    for key in ("PieceInfo", "PMC", "Private"):
+        node = doc.resolve(node.get(key))
+        if not isinstance(node, PdfDict):
+            return False
+    return doc.resolve(node.get("Pad")) is True
+
+
+def _check_pads(bounds: list[Boundary], total: int, pads: Sequence[int], plex: Plex) -> set[int]:
+    """The first pages of the pieces whose last page is their pad; a pad page anywhere else is the piece's
+    problem (an error, or quarantined when lenient): the writer only puts one after a duplex piece with an
+    odd page count."""
+    if not pads:
+        return set()
+    padded: set[int] = set()
+    ordered = sorted(bounds, key=lambda b: b.first_page)
+    for k, b in enumerate(ordered):
+        end = min(ordered[k + 1].first_page if k + 1 < len(ordered) else total, total)
+        inside = pads[bisect.bisect_left(pads, b.first_page):bisect.bisect_left(pads, end)]
+        if not inside or b.problem is not None:
+            continue
+        if plex is not Plex.DUPLEX:
+            b.problem = f"page {inside[0] + 1} is a duplex pad page in a simplex stream"
+        elif inside != [end - 1] or end - 1 == b.first_page:
+            b.problem = f"page {inside[0] + 1} is a pad page among the piece's own pages"
+        elif (end - b.first_page - 1) % 2 == 0:
+            b.problem = f"page {end} pads a piece whose {end - b.first_page - 1} pages fill whole sheets"
+        else:
+            padded.add(b.first_page)
+    return padded
+
+
+def _unpad(pieces: list[Piece], spans: dict[str, tuple[int, int]],
+           padded: set[int]) -> tuple[list[Piece], dict[str, tuple[int, int]]]:
+    """A pad page is no page of its piece; the piece's sheet count (pad included) stays as it was."""
+    out = []
+    for p in pieces:
+        if p.first_page in padded:
+            p = dataclasses.replace(p, pages=p.pages - 1)
+            spans[p.piece_id] = (p.first_page, p.pages)
+        out.append(p)
+    return out, spans

@@ -1,0 +1,125 @@
+"""The lazy PDF object reader under the PDF index: cross-reference streams and object streams read like
+classic tables, and what qpdf would have to repair is an error naming the byte offset."""
+
+from __future__ import annotations
+
+import pikepdf
+import pytest
+from hypothesis import HealthCheck, given, settings
+
+from controller.errors import StreamError
+from controller.streams import pdf
+from controller.streams.pdf_objects import PdfObjects, PdfString, PdfSyntaxError, Ref, Stream, parse_value
+from tests.controller.streams.fuzzkit import check_damaged, damaged
+from tests.controller.streams.streamkit import STREAMS, pieces_view, sample_sidecar
+
+PDF_DIR = STREAMS / "pdf"
+
+
+def _compressed(name: str, tmp_path):
+    """The sample saved by qpdf with a cross-reference stream and its objects packed into object streams."""
+    out = tmp_path / f"{name}-objstm.pdf"
+    with pikepdf.open(PDF_DIR / name) as doc:
+        doc.save(out, object_stream_mode=pikepdf.ObjectStreamMode.generate)
+    assert b"/ObjStm" in out.read_bytes() and b"/XRef" in out.read_bytes()
+    return out
+
+
+@pytest.mark.parametrize("name", ["outline.pdf", "dpart.pdf", "gs_pdfwrite.pdf"])
+def test_object_streams_and_a_cross_reference_stream_index_as_the_classic_file_does(name, tmp_path):
+    classic = pdf.READER.index(PDF_DIR / name, job_id="J1")
+    packed = pdf.READER.index(_compressed(name, tmp_path), job_id="J1")
+    assert pieces_view(packed) == pieces_view(classic)
+    assert [p.first_page for p in packed.pieces] == [p.first_page for p in classic.pieces]
+
+
+def test_page_labels_in_an_object_stream_still_give_the_boundaries(tmp_path):
+    packed = _compressed("labels.pdf", tmp_path)
+    index = pdf.READER.index(packed, job_id="J1", sidecar=sample_sidecar())
+    assert [p.piece_id for p in index.pieces] == [e.piece_id for e in sample_sidecar()]
+
+
+def test_an_incremental_update_is_read_newest_first(tmp_path):
+    src = tmp_path / "updated.pdf"
+    with pikepdf.open(PDF_DIR / "outline.pdf") as doc:
+        first = doc.Root.Outlines.First
+        first.Title = pikepdf.String("RENAMED 30301 | NEW NAME")
+        doc.save(src)
+    base = (PDF_DIR / "outline.pdf").read_bytes()
+    # the same change as an appended update: a new version of the object and a /Prev-linked xref
+    with PdfObjects(PDF_DIR / "outline.pdf") as objs:
+        root = objs.resolve(objs.trailer["Root"])
+        ref = objs.resolve(root["Outlines"])["First"]
+        item = objs.resolve(ref)
+        size, startxref = objs.objects, int(base[base.rindex(b"startxref") + 9:].split()[0])
+    body = bytearray(base)
+    at = len(body)
+    fields = b" ".join(b"/%s %d %d R" % (k.encode(), v.num, v.gen) for k, v in item.items() if isinstance(v, Ref))
+    dest = b"/Dest [%d %d R /Fit]" % (item["Dest"][0].num, item["Dest"][0].gen)
+    body += b"%d %d obj\n<< %s %s /Title (RENAMED 30301 | NEW NAME) >>\nendobj\n" % (ref.num, ref.gen, fields, dest)
+    xref = len(body)
+    body += b"xref\n%d 1\n%010d %05d n \ntrailer\n<< /Size %d /Root %d %d R /Prev %d >>\nstartxref\n%d\n%%%%EOF\n" % (
+        ref.num, at, ref.gen, size, objs.trailer["Root"].num, objs.trailer["Root"].gen, startxref, xref)
+    updated = tmp_path / "appended.pdf"
+    updated.write_bytes(bytes(body))
+    index = pdf.READER.index(updated, job_id="J1")
+    assert index.pieces[0].piece_id == "RENAMED" and index.pieces[0].recipient == ("NEW NAME",)
+    assert [p.piece_id for p in index.pieces[1:]] == [p.piece_id for p in pdf.READER.index(src, job_id="J1").pieces[1:]]
+
+
+def test_a_stream_length_that_misses_endstream_is_an_error_at_the_stream(tmp_path):
+    data = (PDF_DIR / "outline.pdf").read_bytes()
+    with PdfObjects(PDF_DIR / "outline.pdf") as objs:
+        root = objs.resolve(objs.trailer["Root"])
+        page = objs.resolve(objs.resolve(root["Pages"])["Kids"][0])
+        contents = page["Contents"]
+        stream = objs.resolve(contents)
+        assert isinstance(stream, Stream)
+        at = objs.offset_of(contents)
+    head = data[at:stream.data_offset]
+    wrong = head.replace(b"/Length %d" % stream.length, b"/Length %d" % (stream.length - 1))
+    assert wrong != head and len(wrong) == len(head)
+    bad = tmp_path / "bad.pdf"
+    bad.write_bytes(data[:at] + wrong + data[stream.data_offset:])
+    with pytest.raises(StreamError, match="endstream") as err:
+        pdf.READER.index(bad, job_id="J1")
+    assert err.value.offset == stream.data_offset + stream.length - 1
+
+
+def test_an_object_moved_from_where_the_cross_reference_puts_it_is_an_error(tmp_path):
+    data = (PDF_DIR / "outline.pdf").read_bytes()
+    bad = tmp_path / "bad.pdf"
+    k = data.index(b"\n4 0 obj")
+    bad.write_bytes(data[:k] + b"\n" + data[k:])  # every object after it one byte further than the xref says
+    with pytest.raises(StreamError, match="damaged PDF") as err:
+        pdf.READER.index(bad, job_id="J1")
+    assert err.value.offset is not None and err.value.offset > 0
+
+
+def test_values_parse_as_pdf_says():
+    value, end = parse_value(b"<< /A [1 -2 3.5 .5 (x\\(y\\)\\101) <4142 43> /N#41me true null] /R 12 0 R >> rest", 0, 0)
+    assert value == {"A": [1, -2, 3.5, 0.5, b"x(y)A", b"ABC", "NAme", True, None], "R": Ref(12, 0)}
+    assert end == len(b"<< /A [1 -2 3.5 .5 (x\\(y\\)\\101) <4142 43> /N#41me true null] /R 12 0 R >>")
+    assert PdfString(b"\xfe\xff\x00P\x00M\x00C").text() == "PMC"
+    assert PdfString(b"caf\xe9 \x80").text() == "caf\u00e9 \u2022"
+    with pytest.raises(PdfSyntaxError):
+        parse_value(b"<< /A 1 ] >>", 0, 0)
+
+
+@settings(max_examples=120, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
+@given(data=damaged((PDF_DIR / "dpart.pdf").read_bytes()))
+def test_a_damaged_file_with_object_streams_is_an_error_or_a_whole_index(data, tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("objstm")
+    src = tmp / "src.pdf"
+    with pikepdf.open(PDF_DIR / "dpart.pdf") as doc:
+        doc.save(src, object_stream_mode=pikepdf.ObjectStreamMode.generate)
+    packed = src.read_bytes()
+    # the same damage, placed in the packed file: flips and truncation where the strategy put them
+    cut = min(len(data), len(packed))
+    damaged_bytes = bytes(a ^ b ^ c for a, b, c in zip(data[:cut], (PDF_DIR / "dpart.pdf").read_bytes()[:cut],
+                                                       packed[:cut]))
+    if len(data) >= len((PDF_DIR / "dpart.pdf").read_bytes()):
+        damaged_bytes += packed[cut:]
+    path = tmp / "damaged.pdf"
+    path.write_bytes(damaged_bytes)
+    check_damaged(pdf.READER, path)
