@@ -179,3 +179,38 @@ async def test_the_printer_simulator_prints_each_piece_on_sheets_of_its_own(fmt,
     assert done.media_sheets_completed == again.sheets
     assert [s.control_code for s in sim.state.output] == [
         plan.stamps[(p.piece_id, s)].control_code for p in again.pieces for s in range(1, p.sheets + 1)]
+
+
+def _bounds(*starts, plex=Plex.DUPLEX):
+    from controller.streams.paged import Boundary
+
+    return [Boundary(f"P{k + 1}", first, postal_code="12345", plex=plex) for k, first in enumerate(starts)]
+
+
+@pytest.mark.parametrize("starts, total, pads, want", [
+    ((0, 3, 5), 8, (), [(0, 3), (3, 2), (5, 3)]),  # composition output: no pads, taken as it is
+    ((0, 4, 6), 10, (3, 9), [(0, 3), (4, 2), (6, 3)]),  # the pads after the odd pieces belong to none
+    ((0, 2), 4, (1, 3), [(0, 1), (2, 1)]),
+])
+def test_assemble_leaves_pads_out_of_the_pieces_before_them(starts, total, pads, want):
+    from controller.streams.paged import assemble
+
+    pieces, quarantined, _ = assemble("x.ps", "J", _bounds(*starts), total, lenient=False, pads=pads)
+    assert quarantined == [] and [(p.first_page, p.pages) for p in pieces] == want
+    assert [p.sheets for p in pieces] == [(n + 1) // 2 for _, n in want]
+
+
+@pytest.mark.parametrize("starts, total, pads, plex, piece, reason", [
+    ((0, 4), 7, (3,), Plex.DUPLEX, "P2", "no pad page after them"),  # P2's 3 pages unpadded, in a padded stream
+    ((0, 3), 7, (1, 6), Plex.DUPLEX, "P1", "page 2 is a pad page inside the piece"),
+    ((0, 3), 5, (2,), Plex.DUPLEX, "P1", "needs none"),  # P1 has 2 pages: its pad puts P2 on a back
+    ((0, 2), 3, (1,), Plex.SIMPLEX, "P1", "needs none"),
+])
+def test_assemble_refuses_misplaced_pads_naming_the_piece(starts, total, pads, plex, piece, reason):
+    from controller.streams.paged import assemble
+
+    with pytest.raises(StreamError, match=reason) as err:
+        assemble("x.ps", "J", _bounds(*starts, plex=plex), total, lenient=False, pads=pads)
+    assert err.value.piece_id == piece and err.value.path == "x.ps"
+    pieces, quarantined, _ = assemble("x.ps", "J", _bounds(*starts, plex=plex), total, lenient=True, pads=pads)
+    assert [q.piece_id for q in quarantined] == [piece] and piece not in {p.piece_id for p in pieces}
