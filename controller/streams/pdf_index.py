@@ -20,13 +20,15 @@ import re
 from array import array
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any, Iterator, Sequence
 
 from controller.errors import StreamError
 from controller.model import Piece, Plex
 from controller.streams.base import StreamFormat, StreamIndex
 from controller.streams.paged import Boundary, assemble, merge_sidecar
-from controller.streams.pdf_objects import Name, PdfDict, PdfObjects, PdfString, PdfSyntaxError, Ref, Stream
+from controller.streams.pdf_objects import (
+    COMPLEX, Name, PdfDict, PdfObjects, PdfString, PdfSyntaxError, Ref, Stream,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -146,13 +148,12 @@ class PdfReader:
         root = doc.resolve(trailer.get("Root"))
         if not isinstance(root, PdfDict):
             raise PdfSyntaxError("the trailer names no document catalog (/Root)", trailer.offset)
-        tree = doc.resolve(root.get("Pages"))
-        if not isinstance(tree, PdfDict):
+        tree_ref = root.get("Pages")
+        if tree_ref is None:
             raise PdfSyntaxError("the catalog has no page tree (/Pages)", root.offset)
-        pages, pads = self._pages(doc, tree, path)
-        count = tree.get("Count")
+        pages, pads, count, tree_at = self._pages(doc, tree_ref, path)
         if type(count) is not int or count != len(pages):
-            raise PdfSyntaxError(f"the page tree says {count} pages, {len(pages)} were found", tree.offset)
+            raise PdfSyntaxError(f"the page tree says {count} pages, {len(pages)} were found", tree_at)
         plex = Plex.SIMPLEX
         vp = doc.resolve(root.get("ViewerPreferences"))
         if isinstance(vp, PdfDict) and str(doc.resolve(vp.get("Duplex", "Simplex"))).startswith("DuplexFlip"):
@@ -187,55 +188,70 @@ class PdfReader:
                            quarantined=tuple(quarantined), spans=spans)
 
     @staticmethod
-    def _pages(doc: PdfObjects, tree: PdfDict, path: str) -> tuple[_Pages, list[int]]:
-        """Walk the page tree depth first, one node's kids at a time; check each page's content streams
-        (their /Length must reach `endstream`; the data is not read) and note pad pages."""
+    def _pages(doc: PdfObjects, tree_ref: Any, path: str) -> tuple[_Pages, list[int], int | None, int]:
+        """Walk the page tree depth first, each node's /Kids read a window at a time; check each page's
+        content streams (their /Length must reach `endstream`; the data is not read) and note pad pages.
+        Returns the pages, the pads, the root's /Count and where the root is."""
         pages = _Pages(doc.objects)
         pads: list[int] = []
         seen_nodes: set[int] = set()
-        if tree.ref is not None:
-            seen_nodes.add(tree.ref.num)
-        stack: list[list[Any]] = []  # [the node's kids, the next kid's position, the node]
-        kids = doc.resolve(tree.get("Kids"))
-        if not isinstance(kids, list):
-            raise PdfSyntaxError("the page tree's root has no /Kids", tree.offset)
-        stack.append([kids, 0, tree])
         resolve, peek = doc.resolve, doc.peek
+
+        def kids_of(ref: Any, node: PdfDict | None) -> tuple[Iterator[Any], int]:
+            it = doc.iter_refs(ref, b"Kids") if type(ref) is Ref else None
+            if it is not None:
+                return it, doc.offset_of(ref)
+            if node is None:
+                node = resolve(ref)
+                if not isinstance(node, PdfDict):
+                    raise PdfSyntaxError("the catalog's /Pages is not a page tree node", doc.offset_of(ref)
+                                         if type(ref) is Ref else 0)
+            kids = resolve(node.get("Kids"))
+            if not isinstance(kids, list):
+                raise PdfSyntaxError("a page tree node has no /Kids", node.offset)
+            return iter(kids), node.offset
+
+        head = peek(tree_ref, (b"Count",), partial=True) if type(tree_ref) is Ref else None
+        if head is not None and head[1] < 0 and b"Count" in head[0] and head[0][b"Count"] is not COMPLEX:
+            count, tree_at = head[0].get(b"Count"), doc.offset_of(tree_ref)
+        else:
+            tree = resolve(tree_ref)
+            if not isinstance(tree, PdfDict):
+                raise PdfSyntaxError("the catalog has no page tree (/Pages)", 0)
+            count, tree_at = tree.get("Count"), tree.offset
+        if type(tree_ref) is Ref:
+            seen_nodes.add(tree_ref.num)
+        stack: list[tuple[Iterator[Any], int]] = [kids_of(tree_ref, None)]
         while stack:
-            frame = stack[-1]
-            kids, k, node = frame
-            if k >= len(kids):
+            kids, node_at = stack[-1]
+            ref = next(kids, None)
+            if ref is None:
                 stack.pop()
                 continue
-            frame[1] = k + 1
-            ref = kids[k]
             if type(ref) is not Ref:
-                raise PdfSyntaxError("a page tree node's /Kids holds something that is not a reference", node.offset)
+                raise PdfSyntaxError("a page tree node's /Kids holds something that is not a reference", node_at)
             seen = peek(ref, _PAGE_KEYS)
-            if seen is not None and seen[1] < 0 and b"Kids" not in seen[0] and b"PieceInfo" not in seen[0] \
-                    and seen[0].get(b"Type", "Page") == "Page":
-                # a plain page (the common case), its content stream checked without parsing either in full
-                i = pages.add(ref, doc.offset_of(ref))
-                contents = seen[0].get(b"Contents")
-                if contents is not None:
-                    stream = peek(contents, _STREAM_KEYS) if type(contents) is Ref else None
-                    if stream is None or stream[1] < 0:
-                        _check_contents(doc, contents, path, i)
-                continue
+            if seen is not None and seen[1] < 0 and b"PieceInfo" not in seen[0]:
+                got = seen[0]
+                kind = got.get(b"Type")
+                if b"Kids" not in got and kind in (None, "Page"):
+                    # a plain page (the common case), its content stream checked without parsing either in full
+                    i = pages.add(ref, doc.offset_of(ref))
+                    contents = got.get(b"Contents")
+                    if contents is not None:
+                        stream = peek(contents, _STREAM_KEYS) if type(contents) is Ref else None
+                        if stream is None or stream[1] < 0 or stream[0].get(b"Length") is COMPLEX:
+                            _check_contents(doc, contents, path, i)
+                    continue
+                if kind == "Pages" and got.get(b"Kids") is COMPLEX:
+                    stack.append(PdfReader._enter(doc, ref, stack, seen_nodes, kids_of, None))
+                    continue
             kid = resolve(ref)
             if not isinstance(kid, PdfDict):
-                raise PdfSyntaxError(f"page tree kid {ref.num} {ref.gen} R is not a dictionary", node.offset)
+                raise PdfSyntaxError(f"page tree kid {ref.num} {ref.gen} R is not a dictionary", node_at)
             kind = kid.get("Type")
             if kind == "Pages" or (kind is None and "Kids" in kid):
-                if ref.num in seen_nodes:
-                    raise PdfSyntaxError("the page tree has a loop", kid.offset)
-                if len(stack) >= _MAX_TREE_DEPTH:
-                    raise PdfSyntaxError("the page tree is nested too deep", kid.offset)
-                seen_nodes.add(ref.num)
-                grand = resolve(kid.get("Kids"))
-                if not isinstance(grand, list):
-                    raise PdfSyntaxError("a page tree node has no /Kids", kid.offset)
-                stack.append([grand, 0, kid])
+                stack.append(PdfReader._enter(doc, ref, stack, seen_nodes, kids_of, kid))
                 continue
             if kind is not None and kind != "Page":
                 raise PdfSyntaxError(f"a page tree kid of /Type /{kind}", kid.offset)
@@ -243,7 +259,18 @@ class PdfReader:
             _check_contents(doc, kid.get("Contents"), path, i)
             if "PieceInfo" in kid and _is_pad(doc, kid):
                 pads.append(i)
-        return pages, pads
+        return pages, pads, count, tree_at
+
+    @staticmethod
+    def _enter(doc: PdfObjects, ref: Ref, stack: list, seen_nodes: set[int], kids_of: Any,
+               node: PdfDict | None) -> tuple[Iterator[Any], int]:
+        at = doc.offset_of(ref)
+        if ref.num in seen_nodes:
+            raise PdfSyntaxError("the page tree has a loop", at)
+        if len(stack) >= _MAX_TREE_DEPTH:
+            raise PdfSyntaxError("the page tree is nested too deep", at)
+        seen_nodes.add(ref.num)
+        return kids_of(ref, node)
 
     def _page_of(self, ref: Any, pages: _Pages, what: str, at: int) -> int:
         k = pages.index_of(ref)

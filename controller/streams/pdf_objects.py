@@ -23,15 +23,18 @@ import os
 import re
 import zlib
 from array import array
-from typing import Any, NamedTuple
+from typing import Any, Iterator, NamedTuple
 
-__all__ = ["PdfSyntaxError", "PdfObjects", "PdfDict", "Name", "PdfString", "Ref", "Stream"]
+__all__ = ["PdfSyntaxError", "PdfObjects", "PdfDict", "Name", "PdfString", "Ref", "Stream", "COMPLEX"]
 
 _BLOCK = 1 << 16
 _BLOCKS = 16  # 1 MB of file bytes at most
 _OBJSTM_CACHE = 4
 _MAX_DEPTH = 200  # nesting of arrays and dictionaries in one object
 _MAX_INFLATE = 64 << 20
+
+
+COMPLEX = object()  # what `peek` gives for an entry it does not parse
 
 
 class PdfSyntaxError(Exception):
@@ -120,6 +123,9 @@ _FLAT = re.compile(rb"<<|>>|[\[\]]|\([^()\\]*\)|<[0-9A-Fa-f" + _WS + rb"]*>|/" +
                    + _REGULAR + rb"+|[^" + _WS + rb"]")
 _FREE, _UNSET = -1, -2
 _REGULAR_AT = re.compile(_REGULAR)
+_ARRAY_OPEN = re.compile(rb"[" + _WS + rb"]*\[")
+_ARRAY_CLOSE = re.compile(rb"[" + _WS + rb"]*\]")
+_REF_RUN = re.compile(rb"[" + _WS + rb"]*(\d+)[" + _WS + rb"]+(\d+)[" + _WS + rb"]+R(?!" + _REGULAR + rb")")
 _PEEK_VALUE = re.compile(rb"[" + _WS + rb"]*(?:(?P<rn>\d+)[" + _WS + rb"]+(?P<rg>\d+)[" + _WS + rb"]+R(?!" + _REGULAR
                          + rb")|(?P<int>[+-]?\d+)(?![.\d]|" + _REGULAR + rb")|/(?P<name>" + _REGULAR + rb"*))")
 _NAME_ONLY = {Name}
@@ -594,13 +600,16 @@ class PdfObjects:
             raise PdfSyntaxError(f"a stream's /Length {length} does not end at 'endstream'", data_at + length)
         return Stream(value, data_at, length), data_at + length + e.end()
 
-    def peek(self, ref: Ref, keys: tuple[bytes, ...]) -> tuple[dict[bytes, Any], int] | None:
+    def peek(self, ref: Ref, keys: tuple[bytes, ...], *,
+             partial: bool = False) -> tuple[dict[bytes, Any], int] | None:
         """Some top-level entries of a dictionary object, without parsing the rest: ({key: value}, and for a
-        stream the checked offset of its data, else -1); None when the object is not simple enough to tell
-        this way (it holds strings, comments, an entry asked for twice or holding an array or dictionary,
-        or it is inside an object stream), and then `resolve` says what it is.
+        stream the checked offset of its data, else -1). A value that is not a reference, an integer or a
+        name is COMPLEX. None when the object is not simple enough to tell this way (it holds strings or
+        comments, an entry twice, or it is inside an object stream), and then `resolve` says what it is.
 
-        A page tree walk reads every page this way: a quarter of the time a full parse takes.
+        A page tree walk reads every page this way: a quarter of the time a full parse takes. With
+        `partial`, an object longer than the window (a big page tree node) gives the keys found in its
+        first 4 kB when all of them are there, and -2 for its kind.
         """
         offsets = self._offsets
         if offsets is None or not 0 <= ref.num < len(offsets):
@@ -616,14 +625,20 @@ class PdfObjects:
         e = data.find(b"endobj", start)
         s = data.find(b"stream", start, e if e >= 0 else len(data))
         cut = s if s >= 0 else e
-        if cut < 0 or data.find(b"(", start, cut) >= 0 or data.find(b"%", start, cut) >= 0:
-            return None
-        opens = data.count(b"<<", start, cut)
-        if opens == 0 or opens != data.count(b">>", start, cut) or \
-                data.count(b"[", start, cut) != data.count(b"]", start, cut):
-            return None
-        k = _OBJ_END.match(data, cut)
-        if k is None:
+        k = None
+        if cut < 0:
+            if not partial or len(data) < 4096:
+                return None
+            cut = len(data)
+        else:
+            opens = data.count(b"<<", start, cut)
+            if opens == 0 or opens != data.count(b">>", start, cut) or \
+                    data.count(b"[", start, cut) != data.count(b"]", start, cut):
+                return None
+            k = _OBJ_END.match(data, cut)
+            if k is None:
+                return None
+        if data.find(b"(", start, cut) >= 0 or data.find(b"%", start, cut) >= 0:
             return None
         out: dict[bytes, Any] = {}
         for key in keys:
@@ -633,15 +648,19 @@ class PdfObjects:
                 if _REGULAR_AT.match(data, after) is None and data.count(b"<<", start, pos) - \
                         data.count(b">>", start, pos) == 1 and data.count(b"[", start, pos) == data.count(b"]", start, pos):
                     v = _PEEK_VALUE.match(data, after)
-                    if v is None or key in out:
+                    if key in out:
                         return None
-                    if v.group("rn") is not None:
+                    if v is None:
+                        out[key] = COMPLEX  # an array, a dictionary, a real...: `resolve` reads it
+                    elif v.group("rn") is not None:
                         out[key] = Ref(int(v.group("rn")), int(v.group("rg")))
                     elif v.group("int") is not None:
                         out[key] = int(v.group("int"))
                     else:
                         out[key] = Name(v.group("name").decode("latin-1"))
                 pos = data.find(b"/" + key, after, cut)
+        if k is None:
+            return (out, -2) if len(out) == len(keys) and COMPLEX not in out.values() else None
         if k.group(1) == b"endobj":
             return out, -1
         length = out.get(b"Length")
@@ -653,6 +672,49 @@ class PdfObjects:
         if _END_STREAM.match(self.read(data_at + length, 32)) is None:
             return None
         return out, data_at
+
+    def iter_refs(self, ref: Ref, key: bytes) -> Iterator[Ref] | None:
+        """The references in a dictionary object's top-level array entry `key`, read a window at a time
+        (a page tree node's /Kids of any length, without a list of them all); None when the object is not
+        simple enough to find the entry this way (see `peek`), and then `resolve` has it."""
+        offsets = self._offsets
+        if offsets is None or not 0 <= ref.num < len(offsets) or offsets[ref.num] < 0:
+            return None
+        at = offsets[ref.num]
+        data = self.read(at, 4096)
+        m = _HEADER.match(data)
+        if m is None or (int(m.group(1)), int(m.group(2))) != (ref.num, ref.gen):
+            return None
+        start = m.end()
+        pos = data.find(b"/" + key, start)
+        if pos < 0 or data.find(b"(", start, pos) >= 0 or data.find(b"%", start, pos) >= 0 or \
+                data.find(b"/" + key, pos + 1) >= 0 or _REGULAR_AT.match(data, pos + 1 + len(key)) or \
+                data.count(b"<<", start, pos) - data.count(b">>", start, pos) != 1 or \
+                data.count(b"[", start, pos) != data.count(b"]", start, pos):
+            return None
+        o = _ARRAY_OPEN.match(data, pos + 1 + len(key))
+        if o is None:
+            return None
+        return self._refs_from(at + o.end())
+
+    def _refs_from(self, pos: int) -> Iterator[Ref]:
+        window = 1 << 16
+        chunk = self.read(pos, window)
+        p = 0
+        while True:
+            at_end = pos + len(chunk) >= self.size
+            m = _REF_RUN.match(chunk, p)
+            if m is not None and (at_end or m.end() < len(chunk) - 64):
+                yield Ref(int(m.group(1)), int(m.group(2)))
+                p = m.end()
+                continue
+            if _ARRAY_CLOSE.match(chunk, p) is not None and (at_end or p < len(chunk) - 64):
+                return
+            if not at_end and (m is not None or p >= len(chunk) - 64):  # too near the window's end to tell
+                pos += p
+                chunk, p = self.read(pos, window), 0
+                continue
+            raise PdfSyntaxError("an array of references holds something else", pos + p)
 
     def resolve(self, value: Any) -> Any:
         """A reference's object (None for a free or missing one); any other value as it is."""

@@ -123,3 +123,43 @@ def test_a_damaged_file_with_object_streams_is_an_error_or_a_whole_index(data, t
     path = tmp / "damaged.pdf"
     path.write_bytes(damaged_bytes)
     check_damaged(pdf.READER, path)
+
+
+def _many_pages(tmp_path, pages: int):
+    """A flat page tree whose /Kids array is longer than the reader's window, three pieces by page labels."""
+    doc = pikepdf.new()
+    for _ in range(pages):
+        doc.add_blank_page()
+    doc.Root.PageLabels = pikepdf.Dictionary(Nums=pikepdf.Array([
+        0, pikepdf.Dictionary(S=pikepdf.Name.D, P=pikepdf.String("A-")),
+        5000, pikepdf.Dictionary(S=pikepdf.Name.D, P=pikepdf.String("B-")),
+        pages - 1, pikepdf.Dictionary(S=pikepdf.Name.D, P=pikepdf.String("C-"))]))
+    out = tmp_path / "many.pdf"
+    doc.save(out)
+    return out
+
+
+def test_a_page_tree_node_with_thousands_of_kids_is_read_a_window_at_a_time(tmp_path):
+    path = _many_pages(tmp_path, 9000)
+    kids = path.read_bytes()
+    assert kids.index(b"/Kids") and len(kids) > 9000 * 8
+    index = pdf.READER.index(path, job_id="J1", lenient=True)
+    assert index.pages == 9000
+    assert [(q.piece_id, q.page) for q in index.quarantined] == [("A", 1), ("B", 5001), ("C", 9000)]  # no postal codes
+    index = pdf.PdfReader(pdf.PdfReadOptions(require_postal=False)).index(path, job_id="J1")
+    assert [(p.piece_id, p.first_page, p.pages) for p in index.pieces] == [("A", 0, 5000), ("B", 5000, 3999),
+                                                                            ("C", 8999, 1)]
+
+
+def test_something_else_among_thousands_of_kids_is_an_error_where_it_is(tmp_path):
+    path = _many_pages(tmp_path, 9000)
+    data = path.read_bytes()
+    start = data.index(b"/Kids")
+    refs = list(__import__("re").finditer(rb"(\d+) 0 R", data[start:start + 200_000]))
+    victim = refs[7400]  # past the first 64 kB window
+    at = start + victim.start()
+    bad = tmp_path / "bad.pdf"
+    bad.write_bytes(data[:at] + b"/" + data[at + 1:])
+    with pytest.raises(StreamError, match="something else") as err:
+        pdf.READER.index(bad, job_id="J1")
+    assert err.value.offset == at or err.value.offset == at - 1
