@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import codecs
 import csv
 import dataclasses
 import json
@@ -14,7 +15,8 @@ from typing import Callable
 
 from controller.errors import StreamError
 from controller.model import Piece
-from controller.streams.base import EngineeringPlan, PrintJobPlan, SheetStamp, StreamFormat, StreamIndex, check_plan
+from controller.streams.base import (EngineeringPlan, PrintJobPlan, SheetStamp, StreamFormat, StreamIndex, StreamReader,
+                                     check_plan)
 from controller.streams.registry import format_named, index_stream, reader_for, sniff, write_stream
 
 TABLE_ROWS = 20
@@ -54,6 +56,9 @@ def _common(p: argparse.ArgumentParser) -> None:
     side = p.add_mutually_exclusive_group()
     side.add_argument("--sidecar", type=Path, help="the index file to use (default: the one beside the stream, if any)")
     side.add_argument("--no-sidecar", action="store_true", help="ignore any index file beside the stream")
+    p.add_argument("--encoding", metavar="CODEC",
+                   help="AFP: the code page of TLEs that name none (default cp500; Apache FOP writes cp1146, "
+                        "EBCDIC UK with the euro)")
     p.add_argument("--progress", action="store_true", help="show progress even when stderr is not a terminal")
     p.add_argument("--json", action="store_true", help="machine-readable output")
 
@@ -92,10 +97,34 @@ class _Progress:
             print(file=sys.stderr, flush=True)
 
 
+def _with_encoding(reader: StreamReader, fmt: StreamFormat, encoding: str) -> StreamReader:
+    """The AFP reader reading TLEs without a CCSID triplet in `encoding`."""
+    if fmt is not StreamFormat.AFP:
+        raise StreamError(f"--encoding applies to AFP streams; this one is {fmt.value}")
+    from controller.streams.afp import AfpReader  # registers cp1146 and cp285 (controller.streams.ebcdic)
+
+    try:
+        codec = codecs.lookup(encoding)
+    except LookupError:
+        single_byte = False
+    else:  # every byte one character, whatever follows it (UTF-8 or UTF-16 would pair bytes up)
+        probe = bytes(x for b in range(256) for x in (b, 0xA9))
+        single_byte = probe.decode(codec.name, "replace") == "".join(
+            bytes([x]).decode(codec.name, "replace") for x in probe)
+    if not single_byte:
+        raise StreamError(f"--encoding {encoding!r}: not a single-byte code page Python knows "
+                          "(try cp500, cp037, cp1140, cp273, cp1146)")
+    assert isinstance(reader, AfpReader)
+    return AfpReader(dataclasses.replace(reader.mapping, encoding=codec.name), medium_maps=reader.medium_maps,
+                     default_plex=reader.default_plex, progress=reader.progress)
+
+
 def _index(args: argparse.Namespace) -> StreamIndex:
     path: Path = args.file
     fmt = format_named(args.format) if args.format else sniff(path)
     reader = reader_for(fmt)
+    if args.encoding:
+        reader = _with_encoding(reader, fmt, args.encoding)
     try:
         size = path.stat().st_size
     except OSError as exc:

@@ -103,3 +103,22 @@ def test_barcodes_draw_bcoca_objects_in_afp_only(tmp_path, capsys):
     if pdf.is_file():
         assert main(["stream", "reorder", str(pdf), "--barcodes", "--out", str(tmp_path / "p")]) == 1
         assert "AFP" in capsys.readouterr().err
+
+
+def test_encoding_reads_fop_tles_in_its_code_page(capsys):
+    """FOP writes triplet-less TLEs in Cp1146: the default cp500 misreads $ and £, --encoding fixes it."""
+    currency = str(FIX / "fop_currency.afp")
+    assert main(["stream", "inspect", currency, "--json"]) == 0
+    default = _json(capsys)["piece_list"][0]["index"]
+    assert main(["stream", "inspect", currency, "--json", "--encoding", "cp1146"]) == 0
+    fop = _json(capsys)["piece_list"][0]["index"]
+    assert fop["BALANCE"] == "$1,234.50 DUE" != default["BALANCE"]
+    assert fop["BALANCE_1146"] == default["BALANCE_1146"]  # a CCSID triplet wins whatever the option says
+
+
+def test_encoding_is_refused_for_other_formats_and_unknown_codecs(capsys):
+    pdf = str(FIX.parent / "pdf" / "outline.pdf")
+    assert main(["stream", "inspect", pdf, "--encoding", "cp1146"]) == 1
+    assert "applies to AFP streams" in capsys.readouterr().err
+    assert main(["stream", "inspect", AFP, "--encoding", "utf-8"]) == 1
+    assert "not a single-byte code page" in capsys.readouterr().err
