@@ -114,6 +114,7 @@ _ESCAPES = {ord("n"): b"\n", ord("r"): b"\r", ord("t"): b"\t", ord("b"): b"\b", 
             ord("("): b"(", ord(")"): b")", ord("\\"): b"\\"}
 _SPACE_BYTES = frozenset(_WS)
 _XREF_ROW = re.compile(rb"(\d{10}) (\d{5}) ([nf])(?:\r\n| \r| \n)")
+_XREF_ROWS = re.compile(rb"(?:\d{10} \d{5} [nf](?:\r\n| \r| \n))*")
 _OBJ_END = re.compile(rb"[" + _WS + rb"]*(endobj|stream(?:\r\n|\n))")
 _LONE_CR = re.compile(rb"[" + _WS + rb"]*stream\r(?!\n)")
 _END_STREAM = re.compile(rb"(?:\r\n|\r|\n)?[" + _WS + rb"]*endstream")
@@ -127,7 +128,8 @@ _ARRAY_OPEN = re.compile(rb"[" + _WS + rb"]*\[")
 _ARRAY_CLOSE = re.compile(rb"[" + _WS + rb"]*\]")
 _REF_RUN = re.compile(rb"[" + _WS + rb"]*(\d+)[" + _WS + rb"]+(\d+)[" + _WS + rb"]+R(?!" + _REGULAR + rb")")
 _PEEK_VALUE = re.compile(rb"[" + _WS + rb"]*(?:(?P<rn>\d+)[" + _WS + rb"]+(?P<rg>\d+)[" + _WS + rb"]+R(?!" + _REGULAR
-                         + rb")|(?P<int>[+-]?\d+)(?![.\d]|" + _REGULAR + rb")|/(?P<name>" + _REGULAR + rb"*))")
+                         + rb")|(?P<int>[+-]?\d+)(?![.\d]|" + _REGULAR + rb")|/(?P<name>" + _REGULAR + rb"*))?")
+_KEY_FINDERS: dict[tuple[bytes, ...], re.Pattern] = {}
 _NAME_ONLY = {Name}
 _NAMES: dict[bytes, Name] = {}  # names met, by their bytes (a few dozen in practice; at most 4096 kept)
 _DONE = object()
@@ -475,23 +477,22 @@ class PdfObjects:
                 if first + chunk_at + n > len(offsets):
                     raise PdfSyntaxError(f"object {first + chunk_at + n - 1} is past the trailer's /Size", rpos)
                 k = first + chunk_at
-                matched = 0
-                for m in _XREF_ROW.finditer(chunk):
-                    if m.start() != matched * 20:
-                        raise PdfSyntaxError("a cross-reference entry does not parse", rpos + (chunk_at + matched) * 20)
-                    if offsets[k] == unset:
-                        if m.group(3) == b"n":
-                            off = int(m.group(1))
-                            offsets[k] = off
-                            gen = int(m.group(2))
+                if _XREF_ROWS.fullmatch(chunk) is None:
+                    bad = next((i for i in range(n) if _XREF_ROW.fullmatch(chunk, i * 20, i * 20 + 20) is None), 0)
+                    raise PdfSyntaxError("a cross-reference entry does not parse", rpos + (chunk_at + bad) * 20)
+                kinds = chunk[17::20]
+                plain = chunk.count(b" 00000 n") == n  # every entry in use, generation 0: the common case
+                for i in range(n):
+                    if offsets[k + i] != unset:
+                        continue  # a newer section said where it is
+                    if plain or kinds[i] == 110:  # n
+                        offsets[k + i] = int(chunk[i * 20:i * 20 + 10])
+                        if not plain:
+                            gen = int(chunk[i * 20 + 11:i * 20 + 16])
                             if gen:
-                                self._gens[k] = gen
-                        else:
-                            offsets[k] = _FREE
-                    k += 1
-                    matched += 1
-                if matched != n:
-                    raise PdfSyntaxError("a cross-reference entry does not parse", rpos + (chunk_at + matched) * 20)
+                                self._gens[k + i] = gen
+                    else:
+                        offsets[k + i] = _FREE
         return trailer
 
     def _xref_stream(self, at: int, newest: PdfDict | None) -> PdfDict:
@@ -641,24 +642,27 @@ class PdfObjects:
         if data.find(b"(", start, cut) >= 0 or data.find(b"%", start, cut) >= 0:
             return None
         out: dict[bytes, Any] = {}
-        for key in keys:
-            pos = data.find(b"/" + key, start, cut)
-            while pos >= 0:
-                after = pos + 1 + len(key)
-                if _REGULAR_AT.match(data, after) is None and data.count(b"<<", start, pos) - \
-                        data.count(b">>", start, pos) == 1 and data.count(b"[", start, pos) == data.count(b"]", start, pos):
-                    v = _PEEK_VALUE.match(data, after)
-                    if key in out:
-                        return None
-                    if v is None:
-                        out[key] = COMPLEX  # an array, a dictionary, a real...: `resolve` reads it
-                    elif v.group("rn") is not None:
-                        out[key] = Ref(int(v.group("rn")), int(v.group("rg")))
-                    elif v.group("int") is not None:
-                        out[key] = int(v.group("int"))
-                    else:
-                        out[key] = Name(v.group("name").decode("latin-1"))
-                pos = data.find(b"/" + key, after, cut)
+        finder = _KEY_FINDERS.get(keys)
+        if finder is None:
+            finder = _KEY_FINDERS[keys] = re.compile(
+                rb"/(" + b"|".join(re.escape(x) for x in keys) + rb")(?!" + _REGULAR + rb")" + _PEEK_VALUE.pattern)
+        count = data.count
+        for v in finder.finditer(data, start, cut):
+            pos = v.start()
+            if count(b"<<", start, pos) - count(b">>", start, pos) != 1 or \
+                    count(b"[", start, pos) != count(b"]", start, pos):
+                continue  # inside a nested dictionary or an array
+            key = v.group(1)
+            if key in out:
+                return None
+            if v.group("rn") is not None:
+                out[key] = Ref(int(v.group("rn")), int(v.group("rg")))
+            elif v.group("int") is not None:
+                out[key] = int(v.group("int"))
+            elif v.group("name") is not None:
+                out[key] = Name(v.group("name").decode("latin-1"))
+            else:
+                out[key] = COMPLEX  # an array, a dictionary, a real...: `resolve` reads it
         if k is None:
             return (out, -2) if len(out) == len(keys) and COMPLEX not in out.values() else None
         if k.group(1) == b"endobj":
