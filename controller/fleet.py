@@ -55,7 +55,7 @@ from controller.fleet_plan import (
     split_for_failover,
 )
 from controller.ledger import Ledger
-from controller.model import Piece, PieceEvent, PieceEventKind, Plex, PrintJob
+from controller.model import Piece, PieceEvent, PieceEventKind, PieceState, Plex, PrintJob
 from drivers import ipp as ippd
 from drivers import snmp as snmpd
 
@@ -151,6 +151,7 @@ class FleetReport:
     unrouted: Mapping[str, str] = field(default_factory=dict)  # print job -> why no printer took it
     pieces_printed: int = 0
     seconds: float = 0.0
+    resumed: tuple[str, ...] = ()  # a resumed run: what the ledger and the printers said of each print job
 
     @property
     def balanced(self) -> bool:
@@ -159,6 +160,7 @@ class FleetReport:
     def lines(self) -> list[str]:
         out = [f"{self.pieces_printed} pieces printed in {self.seconds:.1f}s on {len(self.printers)} printers; "
                f"{len(self.failovers)} failovers, {sum(s.sheets for s in self.spoils)} sheets spoiled"]
+        out += [f"  resumed: {line}" for line in self.resumed]
         for p in self.printers:
             out.append(f"  {p.name:<12} {p.health:<9} {p.jobs:3d} jobs {p.delivered_impressions:7d} impressions "
                        f"delivered {p.spoiled_impressions:5d} spoiled  counter +{p.counter_delta if p.counter_delta is not None else '?'}")
@@ -283,6 +285,26 @@ class _Work:
     reason: str | None = None  # why it was re-routed (None: first routing)
     since: float = 0.0  # when it began waiting for a printer
     uncertain_on: str | None = None  # a submission to this printer failed midway: it may hold the job
+    exclude: frozenset[str] = frozenset()  # printers not to route it to
+
+
+@dataclass(frozen=True, slots=True)
+class _Placement:
+    """A print job as an interrupted run left it on one printer (see `_Run.recover`)."""
+
+    base: PrintJob  # the planned print job it is (part of)
+    work: _Work  # every piece ever spooled there under its name, in print order
+    device: str
+    prefix: int  # its leading pieces printed under that name
+    live: tuple[Piece, ...]  # its pieces still spooled there
+    ipp_job: int | None  # the IPP job-id a printed piece recorded
+
+
+_FINAL = (ippd.JobState.COMPLETED, ippd.JobState.CANCELED, ippd.JobState.ABORTED)
+
+
+def _state_name(state: object) -> str:
+    return state.name.lower() if isinstance(state, ippd.JobState) else f"in state {state}"
 
 
 @dataclass(slots=True)
@@ -360,6 +382,7 @@ class _Run:
         self.printed_pieces = 0
         self.remainders: dict[str, int] = {}
         self.stepping = 0
+        self.resumed: list[str] = []
 
     # -- life cycle --
 
@@ -391,7 +414,7 @@ class _Run:
 
     # -- the run --
 
-    async def run(self, jobs: Sequence[PrintJob], pieces: Mapping[str, Piece]) -> None:
+    async def run(self, jobs: Sequence[PrintJob], pieces: Mapping[str, Piece], *, resume: bool = False) -> None:
         works = []
         for job in jobs:
             missing = [pid for pid in job.piece_ids if pid not in pieces]
@@ -408,6 +431,8 @@ class _Run:
                 tg.create_task(self.poll(p), name=f"printer[{p.config.name}].first-poll")
         for p in self.printers.values():
             p.counter_first = p.counter_last
+        if resume:
+            works = await self.recover(works)
         for w in works:
             w.since = time.monotonic()
             await self.place(w)
@@ -696,7 +721,7 @@ class _Run:
                 return True
             for p in self.printers.values():
                 p.view = dataclasses.replace(p.view, queued_impressions=self.queued_impressions(p))
-            r = route(work.job, self.caps(), self.views(), exclude=exclude)
+            r = route(work.job, self.caps(), self.views(), exclude=exclude | work.exclude)
             if r.printer is None:
                 if work not in self.waiting:
                     logger.info("fleet: %s waits for a printer: %s", work.job.print_job_id, r.explain())
@@ -733,6 +758,203 @@ class _Run:
         return dataclasses.replace(
             job, print_job_id=f"{base}~{n}", piece_ids=tuple(x.piece_id for x in pieces),
             sheets=sum(x.sheets for x in pieces), impressions=sum(impressions_of(x) for x in pieces))
+
+    # -- resuming an interrupted run --
+
+    async def recover(self, works: list[_Work]) -> list[_Work]:
+        """What an interrupted run left, from the ledger and the printers; returns the work still to route.
+
+        The ledger records a print job's pieces SPOOLED to a printer (data: print_job) when it is routed,
+        which is before it is sent, and PRINTED (data: print_job, ipp_job) as IPP confirms them. Each
+        (printer, print job) a piece was ever spooled under is a placement; its pieces in print order are
+        what the printer was (or would have been) sent, those printed under it lead. A placement whose pieces
+        still stand spooled there is live: its job is looked up on the printer. One whose pieces have moved
+        on (a failover) is looked up too: sheets it delivered beyond its printed pieces are duplicates.
+        """
+        states: dict[str, PieceState] = {}
+        for w in works:
+            for x in w.pieces:
+                rec = await self.ledger.piece(x.piece_id)
+                if rec is None:
+                    raise FleetError(f"print job {w.job.print_job_id}: piece {x.piece_id} is not in the ledger")
+                states[x.piece_id] = rec.state
+        fresh = (PieceState.SORTED, PieceState.REPRINT_QUEUED)
+        to_route: list[_Work] = []
+        started: list[tuple[_Work, dict[str, list]]] = []
+        for w in works:
+            if all(states[x.piece_id] in fresh for x in w.pieces):
+                to_route.append(w)
+                self.resumed.append(f"{w.job.print_job_id}: never routed; routed now")
+                continue
+            histories = {x.piece_id: await self.ledger.history(x.piece_id) for x in w.pieces}
+            started.append((w, histories))
+            for entries in histories.values():
+                for h in entries:
+                    if h.kind is PieceEventKind.SPOOLED and h.data and isinstance(h.data.get("print_job"), str):
+                        base, _, n = h.data["print_job"].partition("~")
+                        if n.isdigit():
+                            self.remainders[base] = max(self.remainders.get(base, 0), int(n))
+        placements: list[_Placement] = []
+        for w, histories in started:
+            placements += self.placements_of(w, histories, states)
+            unsent = [x for x in w.pieces if states[x.piece_id] in fresh]
+            if unsent:  # not the fleet's doing (one print job's pieces are spooled together): route them all the same
+                to_route.append(_Work(self.remainder_job(w.job, unsent), tuple(unsent),
+                                      reason="resumed: still sorted although its print job was routed"))
+                self.resumed.append(f"{w.job.print_job_id}: {len(unsent)} pieces still sorted; routed as "
+                                    f"{to_route[-1].job.print_job_id}")
+        tables: dict[str, list[ippd.JobStatus] | None] = {}
+        for name in dict.fromkeys(pl.device for pl in placements):
+            tables[name] = await self.job_table(name)
+        bases = {w.job.print_job_id for w in works}
+        ours = {name: table is not None and any((js.name or "").split("~", 1)[0] in bases for js in table)
+                for name, table in tables.items()}
+        found = [(pl, self.find_job(pl, tables[pl.device])) for pl in placements]
+        # final jobs first: a printer's job still printing becomes its active one
+        order = sorted(found, key=lambda f: not (f[1] and f[1].state in _FINAL))
+        for pl, js in order:
+            await self.recover_placement(pl, js, to_route, run_on_printer=ours[pl.device])
+        return to_route
+
+    def placements_of(self, w: _Work, histories: Mapping[str, list], states: Mapping[str, PieceState]) -> list[_Placement]:
+        spooled: dict[tuple[str, str], list[Piece]] = {}
+        last: dict[str, tuple[str, str]] = {}
+        printed_under: dict[str, str] = {}
+        ipp_ids: dict[tuple[str, str], int] = {}
+        for x in w.pieces:
+            for h in histories[x.piece_id]:
+                pj = h.data.get("print_job") if h.data else None
+                if h.kind is PieceEventKind.SPOOLED and isinstance(pj, str) and h.device:
+                    key = (h.device, pj)
+                    if x not in spooled.setdefault(key, []):
+                        spooled[key].append(x)
+                    last[x.piece_id] = key
+                elif h.kind is PieceEventKind.PRINTED and isinstance(pj, str):
+                    printed_under[x.piece_id] = pj
+                    if h.device and isinstance(h.data.get("ipp_job"), int) and h.data["ipp_job"]:
+                        ipp_ids[(h.device, pj)] = h.data["ipp_job"]
+        out = []
+        for (device, name), full in spooled.items():
+            prefix = 0
+            while prefix < len(full) and printed_under.get(full[prefix].piece_id) == name:
+                prefix += 1
+            live = tuple(x for x in full if states[x.piece_id] is PieceState.SPOOLED and last.get(x.piece_id) == (device, name))
+            if name == w.job.print_job_id and len(full) == len(w.job.piece_ids):
+                job = w.job
+            else:
+                job = dataclasses.replace(w.job, print_job_id=name, piece_ids=tuple(x.piece_id for x in full),
+                                          sheets=sum(x.sheets for x in full), impressions=sum(impressions_of(x) for x in full))
+            out.append(_Placement(w.job, _Work(job, tuple(full)), device, prefix, live, ipp_ids.get((device, name))))
+        return out
+
+    async def job_table(self, printer: str) -> list[ippd.JobStatus] | None:
+        """Every job the printer holds, finished ones included; None when it does not answer or is not in the plant."""
+        p = self.printers.get(printer)
+        if p is None:
+            return None
+        try:
+            async with asyncio.timeout(self.io_timeout_s + 1):
+                return await p.ipp.get_jobs(which_jobs="all")
+        except (TimeoutError, DeviceError):
+            return None
+
+    @staticmethod
+    def find_job(pl: _Placement, table: list[ippd.JobStatus] | None) -> ippd.JobStatus | None | bool:
+        """The placement's job in its printer's job table; False: no such job; None: no table."""
+        if table is None:
+            return None
+        named = [js for js in table if js.name == pl.work.job.print_job_id]
+        if pl.ipp_job is not None:
+            named = [js for js in named if js.job_id == pl.ipp_job] or named
+        if not named:
+            return False
+        alive = [js for js in named if js.state not in _FINAL]
+        return max(alive or named, key=lambda js: js.job_id)
+
+    async def recover_placement(self, pl: _Placement, js: ippd.JobStatus | None | bool, to_route: list[_Work], *,
+                                run_on_printer: bool) -> None:
+        name, device = pl.work.job.print_job_id, pl.device
+        p = self.printers.get(device)
+        kept = sum(impressions_of(x) for x in pl.work.pieces[:pl.prefix])
+        now = time.monotonic()
+
+        def route_again(why: str) -> None:
+            if pl.live:
+                rest = _Work(self.remainder_job(pl.base, pl.live), pl.live, reason=f"resumed: {why}")
+                if p is not None and js is None:
+                    rest.exclude = frozenset({device})
+                to_route.append(rest)
+                self.resumed.append(f"{name} on {device}: {why}; {len(pl.live)} pieces routed again as "
+                                    f"{rest.job.print_job_id}")
+
+        if p is None:
+            if pl.live:
+                self.alert(f"print job {name}: {len(pl.live)} pieces were spooled to {device}, which is not in the "
+                           f"plant: check its output for pieces {', '.join(x.piece_id for x in pl.live)}")
+            route_again(f"{device} is not in the plant")
+            return
+        if js is None:
+            # not answering: its job (if it was sent) is cut where the ledger stands and cancelled once it answers
+            sub = _Submission(pl.work, device, pl.ipp_job or 0, None, moved_at=kept, moved_time=now, silent=True,
+                              printed=pl.prefix)
+            p.orphans.append(sub)
+            route_again(f"{device} does not answer")
+            if not pl.live:
+                self.resumed.append(f"{name} on {device}: moved off before; {device} does not answer, its job is "
+                                    f"looked for when it does")
+            return
+        if js is False:
+            if not pl.live:
+                return
+            maybe = [x.piece_id for x in pl.work.pieces[pl.prefix:]]
+            if pl.prefix:
+                # pieces printed under it: it was sent, and the printer lost it (a restart) after printing them
+                self.alert(f"{device} no longer holds print job {name} (a restart?) after printing {pl.prefix} of its "
+                           f"pieces: sheets of pieces {', '.join(maybe)} may be on its output stack and are printed "
+                           f"again: pull them")
+                route_again(f"{device} lost it after {pl.prefix} pieces printed")
+            elif run_on_printer:
+                # the printer still holds other jobs of the run, so it did not lose its job table: never sent
+                route_again(f"{device} holds no job named {name}: never sent")
+            else:
+                self.alert(f"{device} holds no job of this run: {name} was never sent to it, or it lost it in a "
+                           f"restart; if it did, sheets of pieces {', '.join(maybe)} may be on its output stack and "
+                           f"are printed again: pull them")
+                route_again(f"{device} holds no job of this run")
+            return
+        sub = _Submission(pl.work, device, js.job_id, None, state=js.state,
+                          confirmed=js.impressions_completed or 0, printed=pl.prefix)
+        if not pl.live:
+            # an earlier placement, its unprinted pieces moved on: what it delivered beyond them is a duplicate
+            if sub.state in _FINAL and sub.confirmed <= kept:
+                return
+            sub.moved_at, sub.moved_time = kept, now
+            if sub.state in _FINAL:
+                self.close_cut_job(p, sub, None)
+            else:
+                p.orphans.append(sub)
+            self.resumed.append(f"{name} on {device}: moved off before; job {js.job_id} "
+                                f"{_state_name(js.state)} at impression {sub.confirmed}")
+            return
+        state = _state_name(js.state)
+        if sub.state == ippd.JobState.COMPLETED:
+            self.resumed.append(f"{name} on {device}: job {js.job_id} completed ({sub.confirmed} impressions)")
+            p.jobs += 1
+            await self.complete(p, sub)
+            return
+        if sub.state in (ippd.JobState.CANCELED, ippd.JobState.ABORTED):
+            self.resumed.append(f"{name} on {device}: job {js.job_id} {state} at impression {sub.confirmed}: cut there")
+            await self.move(p, sub, sub.confirmed, f"resumed: job {js.job_id} was {state}")
+            sub.moved_at = sub.confirmed
+            self.close_cut_job(p, sub, None)
+            return
+        if p.active is None:
+            p.active = sub
+            p.jobs += 1
+            self.resumed.append(f"{name} on {device}: job {js.job_id} {state} at impression {sub.confirmed}; tracked")
+            return
+        self.resumed.append(f"{name} on {device}: job {js.job_id} {state}, a second job of the run there: cut")
+        await self.fail_over_job(p, sub, f"resumed: {device} already prints {p.active.work.job.print_job_id}")
 
     # -- failover --
 
@@ -933,7 +1155,7 @@ class _Run:
         )
         return FleetReport(figures, tuple(self.job_figures), tuple(self.failovers), tuple(self.spoils),
                            tuple(self.reconciliations), tuple(self.alerts), dict(self.unrouted),
-                           self.printed_pieces, now - started)
+                           self.printed_pieces, now - started, tuple(self.resumed))
 
     def outstanding(self) -> str:
         parts = [f"{w.job.print_job_id} waiting" for w in self.waiting]
@@ -959,6 +1181,7 @@ async def print_run(
     route_timeout_s: float = 600.0,
     orphan_timeout_s: float = 60.0,
     run_timeout_s: float | None = None,
+    resume: bool = False,
 ) -> FleetReport:
     """Print `jobs` on the fleet `printers`, tracking every piece in `ledger`, and report.
 
@@ -969,6 +1192,15 @@ async def print_run(
     spooled. Waiting for a printer longer than `route_timeout_s` leaves a job unrouted (reported, with
     an alert); a silent printer's cancelled job is waited for `orphan_timeout_s` after the rest is done.
     `run_timeout_s` bounds the whole run (FleetTimeoutError names what was outstanding).
+
+    `resume`: finish a run a controller began and did not end (killed, crashed), from the same ledger,
+    jobs and printers. What the ledger says of each piece is asked of the printers (see `_Run.recover`):
+    pieces still sorted are routed; pieces spooled to a printer are looked for there by print job name
+    (and IPP job-id, when a printed piece recorded it): a job completed marks them printed, a job still
+    there is tracked, a job cancelled or aborted is cut after what it delivered; a job the printer does not
+    hold is routed again; a printer not answering keeps the job on its list of cut jobs (cancelled and its
+    late sheets named as duplicates when it answers) while its pieces are routed elsewhere. Pieces printed
+    are not sent again. `FleetReport.resumed` says what was found for each print job.
     """
     by_id = dict(pieces) if isinstance(pieces, Mapping) else {x.piece_id: x for x in pieces}
     started = time.monotonic()
@@ -979,7 +1211,7 @@ async def print_run(
         try:
             async with asyncio.timeout(run_timeout_s):
                 try:
-                    await run.run(jobs, by_id)
+                    await run.run(jobs, by_id, resume=resume)
                 except BaseExceptionGroup as group:
                     # a watcher's PmcError (a ledger refusal, a document that cannot be written) is the
                     # error; the task group's wrapping is not

@@ -1,0 +1,203 @@
+"""Resuming an interrupted fleet run, for real: `pmc fleet print` runs in a child process against simulated
+printers that live in this test's process (on 127.0.0.1), so they go on printing when the child is
+SIGKILLed; `pmc fleet print --resume`, in a new process, finishes the run from the ledger and the printers.
+Every piece ends printed, every sheet is on an output stack once (plus once per duplicate the report
+names), and the ledger verifies."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import signal
+import sqlite3
+import sys
+from collections import Counter
+from pathlib import Path
+
+import pytest
+
+from controller.commands.fleet import write_print_plan
+from controller.ledger import Ledger
+from controller.model import PieceState
+from drivers.controlcode import ControlCode, encode, job_token, piece_token
+from simulators.printer import Fault, SimIppPrinter
+
+from tests.controller.test_fleet import RUN, open_ledger, run_of
+
+ROOT = Path(__file__).resolve().parents[2]
+FAST = ["--grace", "5", "--poll", "0.02", "--io-timeout", "0.5", "--orphan-timeout", "5"]
+
+
+@contextlib.asynccontextmanager
+async def print_room(tmp_path: Path, pieces_n: int = 24, jobs_n: int = 4, speed: float = 60):
+    """Two simulated printers, a plant file naming them, a plan and a ledger holding its pieces as sorted."""
+    pieces, jobs = run_of(pieces_n, jobs_n)
+    async with contextlib.AsyncExitStack() as stack:
+        sims = [await stack.enter_async_context(SimIppPrinter(name=f"lp-{i + 1}", speed=speed, snmp=True))
+                for i in range(2)]
+        plant = tmp_path / "plant.toml"
+        plant.write_text("".join(f'[[printers]]\nname = "{s.name}"\nipp_url = "{s.url}"\nsnmp_url = "{s.snmp_url}"\n'
+                                 f'speed_ipm = 150\n\n' for s in sims))
+        plan = tmp_path / "plan.json"
+        write_print_plan(plan, RUN, pieces, jobs)
+        ledger = await open_ledger(tmp_path / "ledger.sqlite", pieces)
+        await ledger.aclose()
+        yield sims, pieces, jobs, [str(plant), str(plan), "--ledger", str(tmp_path / "ledger.sqlite")]
+
+
+async def start_pmc(*args: str) -> asyncio.subprocess.Process:
+    env = dict(os.environ, PYTHONPATH=str(ROOT))
+    return await asyncio.create_subprocess_exec(sys.executable, "-m", "controller.cli", "fleet", "print", *args,
+                                                stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE, env=env)
+
+
+def printed_in_ledger(path: Path) -> int:
+    con = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+    try:
+        return con.execute("SELECT count(*) FROM pieces WHERE state = 'printed'").fetchone()[0]
+    except sqlite3.OperationalError:  # the writer holds it this instant
+        return 0
+    finally:
+        con.close()
+
+
+async def until(predicate, timeout: float = 30) -> None:
+    async with asyncio.timeout(timeout):
+        while not predicate():
+            await asyncio.sleep(0.001)
+
+
+def jobs_on(sims: list[SimIppPrinter]):
+    return [j for s in sims for j in s.state.jobs.values()]
+
+
+def sheets_on_stacks(sims: list[SimIppPrinter]) -> Counter:
+    return Counter(s.control_code for sim in sims for s in sim.state.output)
+
+
+def planned_sheets(pieces) -> dict[str, str]:
+    token = job_token(RUN)
+    return {encode(ControlCode(token, piece_token(p.sequence), n, p.sheets)): p.piece_id
+            for p in pieces for n in range(1, p.sheets + 1)}
+
+
+async def kill(proc: asyncio.subprocess.Process) -> None:
+    proc.send_signal(signal.SIGKILL)
+    _, err = await proc.communicate()
+    assert proc.returncode == -signal.SIGKILL, f"the controller ended before it was killed: {err.decode()[-2000:]}"
+
+
+async def resume(args: list[str], sims: list[SimIppPrinter] = (), speed: float = 60) -> tuple[int, str]:
+    """Run `pmc fleet print --resume`; `sims` were slowed down while the controller was down (a real job lasts
+    minutes, a restart seconds): they are given their speed back once the new controller talks to them."""
+    proc = await start_pmc(*args, "--resume", *FAST)
+    start = [s.requests_answered for s in sims]
+
+    async def speed_up() -> None:
+        while any(s.requests_answered < n + 6 for s, n in zip(sims, start)):
+            await asyncio.sleep(0.005)
+        for s in sims:
+            s.clock.speed = speed
+
+    try:
+        async with asyncio.timeout(60), asyncio.TaskGroup() as tg:
+            if sims:
+                tg.create_task(speed_up(), name="operator.speed-up")
+            done = tg.create_task(proc.communicate(), name="pmc.resume")
+        out, err = done.result()
+    except TimeoutError:
+        proc.kill()
+        await proc.communicate()
+        raise
+    return proc.returncode, out.decode() + err.decode()
+
+
+async def ledger_says(path: Path, pieces) -> tuple[list[str], dict]:
+    async with Ledger(path) as ledger:
+        return await ledger.verify(), await ledger.counts_by_state(RUN)
+
+
+KILL_POINTS = {
+    # both printers took their first job, nothing is finished
+    "before-any-job-completes": lambda sims, ledger: (
+        sum(1 for s in sims if s.state.jobs) == 2
+        and all(j.impressions_completed >= 2 and not j.state.is_final for j in jobs_on(sims))),
+    # the controller has marked pieces printed and a job is halfway
+    "mid-job": lambda sims, ledger: printed_in_ledger(ledger) > 0 and any(
+        not j.state.is_final and j.impressions_completed * 2 >= j.impressions for j in jobs_on(sims)),
+    # a printer has just finished a job: the controller has not seen it yet, or has, and sends the next
+    "between-jobs": lambda sims, ledger: any(j.state.is_final for j in jobs_on(sims)),
+}
+
+
+@pytest.mark.timeout(120)
+@pytest.mark.parametrize("point", list(KILL_POINTS))
+async def test_a_run_killed_mid_way_is_finished_by_resume_with_every_sheet_printed_once(tmp_path, point):
+    async with print_room(tmp_path) as (sims, pieces, jobs, args):
+        ledger_path = tmp_path / "ledger.sqlite"
+        proc = await start_pmc(*args, *FAST)
+        try:
+            await until(lambda: KILL_POINTS[point](sims, ledger_path) or proc.returncode is not None)
+        finally:
+            await kill(proc)
+        was_printing = [j.name for j in jobs_on(sims) if not j.state.is_final]
+        for s in sims:
+            s.clock.speed = 1  # 0.4 s an impression
+        code, out = await resume(args, sims)
+        stacks = sheets_on_stacks(sims)
+        sent = len(jobs_on(sims))
+    assert code == 0, out
+    problems, counts = await ledger_says(ledger_path, pieces)
+    assert problems == [] and counts == {RUN: {PieceState.PRINTED: len(pieces)}}
+    want = planned_sheets(pieces)
+    assert stacks == Counter(list(want)), "a sheet is missing or printed twice"
+    assert "resumed:" in out and "ALERT" not in out
+    assert sent <= len(jobs) + 2  # at most the jobs queued in the killed controller were sent again under new names
+    for name in was_printing:  # a job still printing was followed, not sent again
+        assert any(line.startswith(f"  resumed: {name} on ") and line.endswith("; tracked") for line in out.splitlines()), out
+    if point != "between-jobs":
+        assert was_printing
+
+
+@pytest.mark.timeout(120)
+async def test_resume_names_the_sheets_of_a_job_a_printer_lost_while_the_controller_was_down(tmp_path):
+    """The controller is killed, then lp-1 loses its power and its job table: the resumed run cannot count what
+    lp-1 printed of the lost job, so it prints those pieces again and names them as possible duplicates."""
+    async with print_room(tmp_path, pieces_n=24, jobs_n=2, speed=40) as (sims, pieces, jobs, args):
+        ledger_path = tmp_path / "ledger.sqlite"
+        lp1 = sims[0]
+        proc = await start_pmc(*args, *FAST)
+        try:
+            await until(lambda: printed_in_ledger(ledger_path) > 0 and any(
+                not j.state.is_final and j.impressions_completed * 2 >= j.impressions for j in lp1.state.jobs.values()))
+        finally:
+            await kill(proc)
+        lp1.inject(Fault.POWER_OFF)
+        lp1.clear(Fault.POWER_OFF)
+        code, out = await resume(args)
+        stacks = sheets_on_stacks(sims)
+    problems, counts = await ledger_says(ledger_path, pieces)
+    assert problems == [] and counts == {RUN: {PieceState.PRINTED: len(pieces)}}
+    assert code == 1 and "ALERT lp-1 no longer holds print job" in out, out  # an operator must pull sheets
+    alert = next(line for line in out.splitlines() if "ALERT lp-1 no longer holds" in line)
+    want = planned_sheets(pieces)
+    assert set(stacks) == set(want)
+    twice = {want[code] for code, n in stacks.items() if n == 2}
+    assert all(n in (1, 2) for n in stacks.values()) and twice
+    assert all(pid in alert for pid in twice)  # every piece printed twice is named
+
+
+async def test_printing_a_plan_whose_run_was_begun_is_refused_without_resume(tmp_path, capsys):
+    from controller.cli import build_parser
+    from controller.model import PieceEvent, PieceEventKind
+
+    async with print_room(tmp_path, pieces_n=4, jobs_n=1) as (sims, pieces, jobs, args):
+        async with Ledger(tmp_path / "ledger.sqlite") as ledger:
+            await ledger.append(PieceEvent(PieceEventKind.SPOOLED, pieces[0].piece_id, device="lp-1",
+                                           data={"print_job": "pj-1"}))
+        parsed = build_parser().parse_args(["fleet", "print", *args])
+        assert await parsed.func(parsed) == 1
+        said = capsys.readouterr().out
+        assert not any(s.state.jobs for s in sims)  # nothing was sent
+    assert "this plan's run was begun (1 spooled)" in said and "--resume" in said
