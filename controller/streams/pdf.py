@@ -292,7 +292,8 @@ class PdfWriter:
                     Type=pikepdf.Name.DPartRoot, DPartRootNode=dpart_root_node, RecordLevel=1))
             if had_labels:
                 root.PageLabels = pikepdf.Dictionary(Nums=pikepdf.Array(label_nums))
-            pdf.save(part(job.name), **save_args)
+            with open(part(job.name), "wb") as out:  # a stream: pikepdf skips resolving both paths on every save
+                pdf.save(out, **save_args)
 
     @staticmethod
     def _pad(pdf: pikepdf.Pdf, last: pikepdf.Dictionary, pages_root: pikepdf.Dictionary, piece_id: str,
