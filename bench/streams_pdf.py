@@ -10,6 +10,11 @@
 - count the pages of a PostScript file (Ghostscript ps2write of the first 2,000 pages) vs Ghostscript's
   own count (`-sDEVICE=bbox`), and of a PCL 5 file (ljet4, same pages) vs the pages Ghostscript
   reported writing it (this machine has no Ghostscript PCL interpreter, gpcl6, to count it back)
+- index memory: the same run 10x smaller and as given, each indexed in a child under tracemalloc: the
+  peak, what the finished index holds (its pieces), and the working memory between the two, with the
+  child's peak RSS beside qpdf's
+- the reorder is also run as `pmc stream reorder SRC --order FILE --out DIR`, what an operator types
+  (the CLI's own start-up included), interleaved with the peer
 Each step runs in a fresh child process, best of 3 (--repeat); its wall time, the time of the operation alone (inside the
 child, after imports) and its peak RSS (VmHWM) are printed.
 
@@ -108,11 +113,27 @@ def step_index(src: str) -> None:
     print(f"pieces={len(index.pieces)} pages={index.pages} op_s={time.perf_counter() - t:.4f} hwm_mb={_hwm_mb(os.getpid())}")
 
 
-def _plan(src: str, seed: int, stamps: bool, split: bool):
-    from controller.streams import pdf
-    from controller.streams.base import EngineeringPlan, PrintJobPlan, SheetStamp
+def step_memory(src: str) -> None:
+    """Peak traced memory of the index, and what the finished index holds: the rest is working memory."""
+    import gc
+    import tracemalloc
 
+    from controller.streams import pdf
+
+    gc.collect()
+    tracemalloc.start()
     index = pdf.READER.index(Path(src), job_id="BENCH")
+    held, peak = tracemalloc.get_traced_memory()
+    tracemalloc.stop()
+    print(f"pieces={len(index.pieces)} pages={index.pages} peak={peak} held={held} op_s=0 "
+          f"rss_mb={_hwm_mb(os.getpid())}")
+
+
+def _plan(src: str, seed: int, stamps: bool, split: bool):
+    from controller.streams.base import EngineeringPlan, PrintJobPlan, SheetStamp
+    from controller.streams.registry import index_stream
+
+    index = index_stream(Path(src), job_id="BENCH", sidecar=None)  # what `pmc stream` calls
     order = [p.piece_id for p in index.pieces]
     random.Random(seed).shuffle(order)
     jobs = tuple(PrintJobPlan(f"p{k:05d}", (pid,)) for k, pid in enumerate(order)) if split \
@@ -131,13 +152,13 @@ def _plan(src: str, seed: int, stamps: bool, split: bool):
 
 
 def step_write(src: str, out: str, mode: str) -> None:
-    from controller.streams import pdf
+    from controller.streams.registry import write_stream
 
     t = time.perf_counter()
     index, plan = _plan(src, 7, stamps=mode == "stamp", split=mode == "split")
     t_plan = time.perf_counter() - t  # indexing and making the plan: not the writer's work
     t = time.perf_counter()
-    files = pdf.WRITER.write(index, plan, Path(out))
+    files = write_stream(index, plan, Path(out))
     print(f"files={len(files)} plan_s={t_plan:.3f} op_s={time.perf_counter() - t:.4f} hwm_mb={_hwm_mb(os.getpid())}")
 
 
@@ -189,7 +210,8 @@ def main() -> int:
     ap.add_argument("args", nargs="*")
     a = ap.parse_args()
     if a.step:
-        {"index": step_index, "write": step_write, "pdfium_split": step_pdfium_split, "count": step_count}[a.step](*a.args)
+        {"index": step_index, "memory": step_memory, "write": step_write, "pdfium_split": step_pdfium_split,
+         "count": step_count}[a.step](*a.args)
         return 0
     REPEAT = max(1, a.repeat)
     for tool in ("qpdf", "gs"):
@@ -209,6 +231,25 @@ def main() -> int:
     assert peer[2].strip() == str(a.pages), peer[2]
     line("index (pieces, recipients)", ours, "qpdf --show-npages", peer)
 
+    # streaming: the same run 10x smaller; working memory = traced peak - what the finished index holds
+    small = work / "small.pdf"
+    gen.make_reportlab_pdf(small, make_pieces(a.pages // 10, a.pieces // 10))
+    rows = []
+    for label, path in (("small", small), ("big", src)):
+        out = run_child(me("memory", str(path)))[2]
+        got = dict(t.split("=", 1) for t in out.split() if "=" in t)
+        qpdf_peak = run_child(["qpdf", "--show-npages", str(path)])[1]
+        rows.append((label, int(got["pages"]), path.stat().st_size, int(got["peak"]), int(got["held"]),
+                     float(got["rss_mb"]), qpdf_peak))
+    print("index memory (tracemalloc in the child; RSS is the child's VmHWM, interpreter and modules included)")
+    for label, n, size, peak, held, rss, qpdf_peak in rows:
+        print(f"  {n:>7,} pages {size / 1e6:5.1f} MB: peak {peak / 1e6:5.1f} MB, the finished index holds "
+              f"{held / 1e6:5.1f} MB, working {(peak - held) / 1e6:5.2f} MB, RSS {rss:5.1f} MB | qpdf --show-npages "
+              f"RSS {qpdf_peak:5.1f} MB")
+    (_, _, s_size, s_peak, s_held, s_rss, _), (_, _, b_size, b_peak, b_held, b_rss, _) = rows
+    print(f"  for a {b_size / s_size:.1f}x larger file: working memory {(b_peak - b_held) / max(s_peak - s_held, 1):.2f}x, "
+          f"the index itself {b_held / max(s_held, 1):.2f}x (it grows with pieces), RSS {b_rss / s_rss:.2f}x\n")
+
     # the same random piece order for both
     starts, n = [], 0
     for p in pieces:
@@ -219,9 +260,21 @@ def main() -> int:
     pages_1 = ",".join(f"{starts[k] + 1}-{starts[k] + pieces[k].pages}" if pieces[k].pages > 1 else str(starts[k] + 1)
                        for k in order)
     qpdf_out = work / "qpdf-reordered.pdf"
-    peer = best_of(["qpdf", "--empty", "--pages", str(src), pages_1, "--", str(qpdf_out)])
-    ours = best_of(me("write", str(src), str(work / "reordered"), "reorder"))
+    order_file = work / "order.txt"
+    order_file.write_text("".join(f"{pieces[k].piece_id}\n" for k in order))
+    pmc = [str(Path(sys.executable).with_name("pmc")), "stream", "reorder", str(src), "--order", str(order_file),
+           "--no-sidecar", "--out"]
+    # interleaved, best of REPEAT each: the peer, the pmc command an operator runs, and the same code path
+    # in a bare child (it times the operation alone)
+    runs: dict[str, list] = {"peer": [], "pmc": [], "step": []}
+    for _ in range(REPEAT):
+        runs["peer"].append(run_child(["qpdf", "--empty", "--pages", str(src), pages_1, "--", str(qpdf_out)]))
+        runs["pmc"].append(run_child(pmc + [str(work / "reordered-pmc")]))
+        runs["step"].append(run_child(me("write", str(src), str(work / "reordered"), "reorder")))
+    peer, cli, ours = (min(r, key=lambda x: x[0]) for r in (runs["peer"], runs["pmc"], runs["step"]))
     line("reorder into 1 file (+ outline)", ours, "qpdf --empty --pages", peer)
+    print(f"{'  the same as `pmc stream reorder`':<34} ours {cli[0]:7.3f} s {'':26}{cli[1]:6.1f} MB | "
+          f"{'qpdf --empty --pages':<24} {peer[0]:7.3f} s {peer[1]:6.1f} MB | peer/ours {peer[0] / cli[0]:5.2f}x")
     ours = best_of(me("write", str(src), str(work / "stamped"), "stamp"))
     line("reorder + stamp every sheet", ours, "qpdf --empty --pages", peer)
 
