@@ -53,7 +53,6 @@ from __future__ import annotations
 import dataclasses
 import datetime
 import logging
-import os
 import re
 import tempfile
 from dataclasses import dataclass

@@ -163,3 +163,24 @@ def test_something_else_among_thousands_of_kids_is_an_error_where_it_is(tmp_path
     with pytest.raises(StreamError, match="something else") as err:
         pdf.READER.index(bad, job_id="J1")
     assert err.value.offset == at or err.value.offset == at - 1
+
+
+def _one_object_pdf(path, body: bytes):
+    head = b"%PDF-1.7\n"
+    obj = b"1 0 obj\n" + body + b"\nendobj\n"
+    xref = len(head) + len(obj)
+    path.write_bytes(head + obj + b"xref\n0 2\n0000000000 65535 f \n%010d 00000 n \n" % len(head)
+                     + b"trailer\n<< /Size 2 /Root 1 0 R >>\nstartxref\n%d\n%%%%EOF\n" % xref)
+
+
+def test_an_object_longer_than_the_read_window_parses_wherever_its_tokens_fall(tmp_path):
+    # an escaped string sends the object to the full parser, which reads 4 kB at a time: somewhere in this
+    # range the window ends inside "<<", inside the hex string or inside a name
+    for pad in range(2030, 2060):
+        body = b"<< /T (a\\(b) /P [" + b"0 " * pad + b"] /D << /H <4142> /Name /Value >> >>"
+        path = tmp_path / f"obj{pad}.pdf"
+        _one_object_pdf(path, body)
+        with PdfObjects(path) as objs:
+            value = objs.resolve(Ref(1, 0))
+        assert value["T"] == b"a(b" and len(value["P"]) == pad
+        assert value["D"] == {"H": b"AB", "Name": "Value"}, pad
