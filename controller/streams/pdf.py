@@ -200,7 +200,7 @@ class PdfWriter:
                 return chunk_files[-1]
 
             with pikepdf.open(index.path) as pdf:
-                self._write(pdf, index, chunk_plan, chunk_part)
+                self._write(pdf, index, chunk_plan, chunk_part, pad=False)  # pads go in the print jobs
             for chunk_file, chunk, g in zip(chunk_files, chunk_plan.jobs, groups):
                 moved, first = [], 0
                 for pid in chunk.piece_ids:
@@ -212,7 +212,7 @@ class PdfWriter:
                     self._write(pdf, sub, EngineeringPlan(jobs=tuple(g), stamps=plan.stamps), files.part)
 
     def _write(self, pdf: pikepdf.Pdf, index: StreamIndex, plan: EngineeringPlan,
-               part: Callable[[str], Path]) -> None:
+               part: Callable[[str], Path], *, pad: bool = True) -> None:
         import pikepdf
 
         page_objs = [p.obj for p in pdf.pages]
@@ -262,7 +262,7 @@ class PdfWriter:
                     if stamp is not None:
                         self._stamp(pdf, objs[k], stamp, wrap_open, stamp_time)
                 kids.extend(objs)
-                if piece.plex is Plex.DUPLEX and count % 2:
+                if pad and piece.plex is Plex.DUPLEX and count % 2:
                     # the next piece starts on a front side: a blank back for this piece's last sheet
                     kids.append(self._pad(pdf, objs[-1], pages_root, pid, (count + 1) // 2, stamp_time))
                 outline_items.append(pdf.make_indirect(pikepdf.Dictionary(

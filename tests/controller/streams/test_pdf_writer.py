@@ -123,3 +123,17 @@ def test_a_pad_page_where_no_piece_needs_one_is_an_error_naming_the_piece(tmp_pa
     assert err.value.piece_id == even.piece_id and err.value.page == even.first_page + 1
     lenient = pdf.READER.index(bad, job_id="J1", lenient=True)
     assert [q.piece_id for q in lenient.quarantined] == [even.piece_id]
+
+
+def test_a_duplex_split_through_chunks_pads_each_print_job_once(tmp_path, monkeypatch):
+    monkeypatch.setattr(pdf, "_CHUNK_PAGES", 4)
+    monkeypatch.setattr(pdf, "_CHUNK_JOBS", 2)
+    index = pdf.READER.index(_duplex_source(tmp_path), job_id="J1")
+    plan = shuffled_plan(index, seed=13, jobs=len(index.pieces))
+    files = pdf.WRITER.write(index, plan, tmp_path / "out")
+    by_id = {p.piece_id: p for p in index.pieces}
+    for job, f in zip(plan.jobs, files):
+        (piece,) = pdf.READER.index(f, job_id="J1").pieces
+        assert (piece.piece_id, piece.pages, piece.sheets) == (job.piece_ids[0], by_id[job.piece_ids[0]].pages,
+                                                               by_id[job.piece_ids[0]].sheets)
+        assert len(pdf.read_page_twins(f)) == 2 * piece.sheets
