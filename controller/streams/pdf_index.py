@@ -213,12 +213,12 @@ class PdfReader:
 
         head = peek(tree_ref, (b"Count",), partial=True) if type(tree_ref) is Ref else None
         if head is not None and head[1] < 0 and b"Count" in head[0] and head[0][b"Count"] is not COMPLEX:
-            count, tree_at = head[0].get(b"Count"), doc.offset_of(tree_ref)
+            count, tree_at = resolve(head[0][b"Count"]), doc.offset_of(tree_ref)
         else:
             tree = resolve(tree_ref)
             if not isinstance(tree, PdfDict):
                 raise PdfSyntaxError("the catalog has no page tree (/Pages)", 0)
-            count, tree_at = tree.get("Count"), tree.offset
+            count, tree_at = resolve(tree.get("Count")), tree.offset
         if type(tree_ref) is Ref:
             seen_nodes.add(tree_ref.num)
         stack: list[tuple[Iterator[Any], int]] = [kids_of(tree_ref, None)]

@@ -184,3 +184,12 @@ def test_an_object_longer_than_the_read_window_parses_wherever_its_tokens_fall(t
             value = objs.resolve(Ref(1, 0))
         assert value["T"] == b"a(b" and len(value["P"]) == pad
         assert value["D"] == {"H": b"AB", "Name": "Value"}, pad
+
+
+def test_an_indirect_page_count_is_followed(tmp_path):
+    src = tmp_path / "count.pdf"
+    with pikepdf.open(PDF_DIR / "outline.pdf") as doc:
+        doc.Root.Pages.Count = doc.make_indirect(pikepdf.Object.parse(b"27"))
+        doc.save(src)
+    assert pieces_view(pdf.READER.index(src, job_id="J1")) == pieces_view(pdf.READER.index(PDF_DIR / "outline.pdf",
+                                                                                           job_id="J1"))
