@@ -131,6 +131,8 @@ class PdfReader:
         try:
             with PdfObjects(path) as doc:
                 return self._index(doc, spath, job_id, lenient, sidecar)
+        except StreamError:
+            raise
         except PdfSyntaxError as exc:
             raise StreamError(f"damaged PDF: {exc}", path=spath, offset=exc.offset) from None
         except OSError as exc:
