@@ -242,11 +242,11 @@ def main() -> int:
         out = run_child(me("memory", str(path)))[2]
         got = dict(t.split("=", 1) for t in out.split() if "=" in t)
         qpdf_peak = run_child(["qpdf", "--show-npages", str(path)])[1]
-        rows.append((label, int(got["pages"]), path.stat().st_size, int(got["peak"]), int(got["held"]),
-                     float(got["rss_mb"]), qpdf_peak))
+        rows.append((f"{int(got['pieces']):,} pieces", int(got["pages"]), path.stat().st_size, int(got["peak"]),
+                     int(got["held"]), float(got["rss_mb"]), qpdf_peak))
     print("index memory (tracemalloc in the child; RSS is the child's VmHWM, interpreter and modules included)")
     for label, n, size, peak, held, rss, qpdf_peak in rows:
-        print(f"  {n:>7,} pages {size / 1e6:5.1f} MB: peak {peak / 1e6:5.1f} MB, the finished index holds "
+        print(f"  {n:>7,} pages, {label:>12} {size / 1e6:5.1f} MB: peak {peak / 1e6:5.1f} MB, the finished index holds "
               f"{held / 1e6:5.1f} MB, working {(peak - held) / 1e6:5.2f} MB, RSS {rss:5.1f} MB | qpdf --show-npages "
               f"RSS {qpdf_peak:5.1f} MB")
     (_, _, s_size, s_peak, s_held, s_rss, _), (_, _, b_size, b_peak, b_held, b_rss, _), \
