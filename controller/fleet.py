@@ -23,6 +23,16 @@ How work moves:
   delta and the spoils seen while stopped (`fleet_plan.reconcile`); a discrepancy is logged and returned
   as an alert in the `FleetReport`, never dropped.
 
+- A printer that restarts (a power cut) loses its job table: a job it no longer knows, or whose job-id now
+  names another job, is cut where it was last seen and its pieces moved; once the printer answers, its
+  page counter (non-volatile) says how much of the job it made, and the sheets beyond the cut are named as
+  duplicates to pull.
+- A run a controller did not finish (killed, crashed) is finished by `print_run(..., resume=True)` on the
+  same ledger, jobs and printers: see `_Run.recover`. The ledger holds no event for the moment a job is
+  sent, so a job a printer does not hold is either never sent or lost in a restart: it is taken as never
+  sent when the printer still holds other jobs of the run, and its pieces are named as possible
+  duplicates (an alert) otherwise.
+
 Device errors arrive as drivers.errors.DeviceError (the drivers map their libraries' exceptions) and
 mean "not answering" here. Every wait on a device is bounded by `asyncio.timeout`.
 """
@@ -303,6 +313,11 @@ class _Placement:
 _FINAL = (ippd.JobState.COMPLETED, ippd.JobState.CANCELED, ippd.JobState.ABORTED)
 
 
+def _some(ids: Sequence[str], most: int = 12) -> str:
+    """Piece IDs for an alert: all of a few, the first `most` of many."""
+    return ", ".join(ids) if len(ids) <= most else ", ".join(ids[:most]) + f" and {len(ids) - most} more"
+
+
 def _state_name(state: object) -> str:
     return state.name.lower() if isinstance(state, ippd.JobState) else f"in state {state}"
 
@@ -322,6 +337,7 @@ class _Submission:
     silent: bool = False  # the printer was not answering when its work moved
     seen_at_poll: int = 0  # job-impressions-completed at the previous poll
     lost: bool = False  # the printer no longer knows the job (it restarted): only its page counter can tell
+    resumed: bool = False  # a cut job a resumed run found: cut after the pieces printed under it
 
 
 @dataclass(slots=True)
@@ -796,7 +812,16 @@ class _Run:
                             self.remainders[base] = max(self.remainders.get(base, 0), int(n))
         placements: list[_Placement] = []
         for w, histories in started:
-            placements += self.placements_of(w, histories, states)
+            mine = self.placements_of(w, histories, states)
+            placements += mine
+            live = {x.piece_id for pl in mine for x in pl.live}
+            astray = [x for x in w.pieces if states[x.piece_id] is PieceState.SPOOLED and x.piece_id not in live]
+            if astray:  # spooled by something else than the fleet (no print job named): nothing to look for
+                to_route.append(_Work(self.remainder_job(w.job, astray), tuple(astray),
+                                      reason="resumed: spooled with no print job recorded"))
+                self.alert(f"print job {w.job.print_job_id}: pieces {_some([x.piece_id for x in astray])} were "
+                           f"spooled with no print job recorded: printed again as {to_route[-1].job.print_job_id}; "
+                           f"check the printers' output for them")
             unsent = [x for x in w.pieces if states[x.piece_id] in fresh]
             if unsent:  # not the fleet's doing (one print job's pieces are spooled together): route them all the same
                 to_route.append(_Work(self.remainder_job(w.job, unsent), tuple(unsent),
@@ -890,13 +915,13 @@ class _Run:
         if p is None:
             if pl.live:
                 self.alert(f"print job {name}: {len(pl.live)} pieces were spooled to {device}, which is not in the "
-                           f"plant: check its output for pieces {', '.join(x.piece_id for x in pl.live)}")
+                           f"plant: check its output for pieces {_some([x.piece_id for x in pl.live])}")
             route_again(f"{device} is not in the plant")
             return
         if js is None:
             # not answering: its job (if it was sent) is cut where the ledger stands and cancelled once it answers
             sub = _Submission(pl.work, device, pl.ipp_job or 0, None, moved_at=kept, moved_time=now, silent=True,
-                              printed=pl.prefix)
+                              printed=pl.prefix, resumed=True)
             p.orphans.append(sub)
             route_again(f"{device} does not answer")
             if not pl.live:
@@ -910,7 +935,7 @@ class _Run:
             if pl.prefix:
                 # pieces printed under it: it was sent, and the printer lost it (a restart) after printing them
                 self.alert(f"{device} no longer holds print job {name} (a restart?) after printing {pl.prefix} of its "
-                           f"pieces: sheets of pieces {', '.join(maybe)} may be on its output stack and are printed "
+                           f"pieces: sheets of pieces {_some(maybe)} may be on its output stack and are printed "
                            f"again: pull them")
                 route_again(f"{device} lost it after {pl.prefix} pieces printed")
             elif run_on_printer:
@@ -918,7 +943,7 @@ class _Run:
                 route_again(f"{device} holds no job named {name}: never sent")
             else:
                 self.alert(f"{device} holds no job of this run: {name} was never sent to it, or it lost it in a "
-                           f"restart; if it did, sheets of pieces {', '.join(maybe)} may be on its output stack and "
+                           f"restart; if it did, sheets of pieces {_some(maybe)} may be on its output stack and "
                            f"are printed again: pull them")
                 route_again(f"{device} holds no job of this run")
             return
@@ -927,8 +952,10 @@ class _Run:
         if not pl.live:
             # an earlier placement, its unprinted pieces moved on: what it delivered beyond them is a duplicate
             if sub.state in _FINAL and sub.confirmed <= kept:
+                self.resumed.append(f"{name} on {device}: moved off before; job {js.job_id} {_state_name(js.state)} at "
+                                    f"impression {sub.confirmed}, nothing beyond its printed pieces")
                 return
-            sub.moved_at, sub.moved_time = kept, now
+            sub.moved_at, sub.moved_time, sub.resumed = kept, now, True
             if sub.state in _FINAL:
                 self.close_cut_job(p, sub, None)
             else:
@@ -1047,13 +1074,16 @@ class _Run:
         if p.view.health is Health.OFFLINE or self.cancelled(sub):
             return
         if sub.ipp_job == 0:  # a submission that may or may not have reached the printer
-            found = await self.jobs_named(p, sub.work.job.print_job_id)
-            if found is None:
+            table = await self.job_table(p.config.name)
+            if table is None:
                 return
-            if not found:
+            named = [js for js in table if js.name == sub.work.job.print_job_id]
+            if not named:
                 p.orphans.remove(sub)  # it never arrived
                 return
-            sub.ipp_job = found[0].job_id
+            # the one still alive, else the last: a cancelled or aborted one may have delivered sheets too
+            alive = [js for js in named if js.state not in _FINAL]
+            sub.ipp_job = max(alive or named, key=lambda js: js.job_id).job_id
         try:
             async with asyncio.timeout(self.io_timeout_s + 1):
                 await p.ipp.cancel_job(sub.ipp_job)
@@ -1097,6 +1127,8 @@ class _Run:
         if extra > 0:
             why = ("delivered before the printer lost the job in a restart, after the last count read: a duplicate "
                    "to pull" if sub.lost else
+                   "delivered beyond the pieces printed under it when the controller stopped, and printed again "
+                   "elsewhere: a duplicate to pull" if sub.resumed else
                    "printed while the printer was not answering, after the piece moved: a duplicate to pull"
                    if sub.silent else "delivered after the job was cancelled (in the paper path): a duplicate to pull")
             per_sheet = 2 if sub.work.job.plex is Plex.DUPLEX else 1
@@ -1111,12 +1143,16 @@ class _Run:
                     self.spoils.append(Spoil(p.config.name, sub.work.job.print_job_id, x.piece_id,
                                              -(-(hi - start) // per_sheet) - first + 1, hi - lo, why, first))
                 start = end
-            how = " before it lost the job in a restart" if sub.lost else " while not answering" if sub.silent else ""
+            how = (" before it lost the job in a restart" if sub.lost else " (found on resuming the run)" if sub.resumed
+                   else " while not answering" if sub.silent else "")
             self.alert(f"{p.config.name} delivered {extra} impressions of {sub.work.job.print_job_id} after it was cut "
-                       f"at impression {kept}{how}: pull the sheets of pieces {', '.join(dup)}")
+                       f"at impression {kept}{how}: pull the sheets of pieces {_some(dup)}")
         if sub.lost:
             # IPP's count went with the job: the counter witnesses the plan plus the duplicates named above
             self.close_submission(p, sub, kept, None, counter_end, "lost", duplicates=max(0, extra), ipp_lost=True)
+        elif sub.resumed:
+            # the run that cut it did not end, its report is lost: every sheet beyond the printed pieces is named here
+            self.close_submission(p, sub, kept, sub.confirmed, counter_end, "moved", duplicates=max(0, extra))
         else:
             # IPP still holds the count: what it delivered beyond the cut stays a discrepancy beside its alert
             self.close_submission(p, sub, kept, sub.confirmed, counter_end, "moved")

@@ -26,7 +26,7 @@ from simulators.printer import Fault, SimIppPrinter
 from tests.controller.test_fleet import RUN, open_ledger, run_of
 
 ROOT = Path(__file__).resolve().parents[2]
-FAST = ["--grace", "5", "--poll", "0.02", "--io-timeout", "0.5", "--orphan-timeout", "5"]
+FAST = ["--grace", "5", "--poll", "0.02", "--io-timeout", "0.3", "--orphan-timeout", "5"]
 
 
 @contextlib.asynccontextmanager
@@ -88,22 +88,23 @@ async def kill(proc: asyncio.subprocess.Process) -> None:
     assert proc.returncode == -signal.SIGKILL, f"the controller ended before it was killed: {err.decode()[-2000:]}"
 
 
-async def resume(args: list[str], sims: list[SimIppPrinter] = (), speed: float = 60) -> tuple[int, str]:
-    """Run `pmc fleet print --resume`; `sims` were slowed down while the controller was down (a real job lasts
-    minutes, a restart seconds): they are given their speed back once the new controller talks to them."""
+async def resume(args: list[str], paused: list[SimIppPrinter] = ()) -> tuple[int, str]:
+    """Run `pmc fleet print --resume`. The `paused` printers had their door opened while the controller was
+    down (a real job lasts minutes, a restart seconds: so their jobs are still there to follow); it is
+    closed once the new controller has talked to them."""
     proc = await start_pmc(*args, "--resume", *FAST)
-    start = [s.requests_answered for s in sims]
+    start = [s.requests_answered for s in paused]
 
-    async def speed_up() -> None:
-        while any(s.requests_answered < n + 6 for s, n in zip(sims, start)):
+    async def close_doors() -> None:
+        while any(s.requests_answered < n + 6 for s, n in zip(paused, start)):
             await asyncio.sleep(0.005)
-        for s in sims:
-            s.clock.speed = speed
+        for s in paused:
+            s.clear(Fault.DOOR_OPEN)
 
     try:
         async with asyncio.timeout(60), asyncio.TaskGroup() as tg:
-            if sims:
-                tg.create_task(speed_up(), name="operator.speed-up")
+            if paused:
+                tg.create_task(close_doors(), name="operator[doors].close")
             done = tg.create_task(proc.communicate(), name="pmc.resume")
         out, err = done.result()
     except TimeoutError:
@@ -142,9 +143,10 @@ async def test_a_run_killed_mid_way_is_finished_by_resume_with_every_sheet_print
         finally:
             await kill(proc)
         was_printing = [j.name for j in jobs_on(sims) if not j.state.is_final]
-        for s in sims:
-            s.clock.speed = 1  # 0.4 s an impression
-        code, out = await resume(args, sims)
+        paused = [s for s in sims if any(not j.state.is_final for j in s.state.jobs.values())]
+        for s in paused:
+            s.inject(Fault.DOOR_OPEN)
+        code, out = await resume(args, paused)
         stacks = sheets_on_stacks(sims)
         sent = len(jobs_on(sims))
     assert code == 0, out
@@ -201,3 +203,84 @@ async def test_printing_a_plan_whose_run_was_begun_is_refused_without_resume(tmp
         said = capsys.readouterr().out
         assert not any(s.state.jobs for s in sims)  # nothing was sent
     assert "this plan's run was begun (1 spooled)" in said and "--resume" in said
+
+
+def respooled(path: Path) -> int:
+    """Pieces the ledger shows spooled more than once (moved to another printer)."""
+    con = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+    try:
+        return len(con.execute("SELECT piece_id FROM events WHERE kind = 'spooled' GROUP BY piece_id"
+                               " HAVING count(*) > 1").fetchall())
+    except sqlite3.OperationalError:
+        return 0
+    finally:
+        con.close()
+
+
+def assert_every_extra_sheet_named(stacks: Counter, pieces, out: str) -> int:
+    """Each planned sheet on the stacks once or twice; a piece's second copies are the sheets the report names."""
+    import re
+
+    want = planned_sheets(pieces)
+    assert set(stacks) == set(want), "a sheet is missing, or one nobody planned was printed"
+    assert all(n in (1, 2) for n in stacks.values())
+    extra = Counter(want[code] for code, n in stacks.items() if n == 2)
+    named: Counter = Counter()
+    for m in re.finditer(r"spoiled (\d+) sheets on \S+ \(\S+, piece (\S+)\): .*duplicate", out):
+        named[m.group(2)] += int(m.group(1))
+    assert extra == named, out
+    return sum(extra.values())
+
+
+@pytest.mark.timeout(120)
+async def test_a_run_killed_after_a_failover_is_resumed_and_names_the_cut_jobs_sheets(tmp_path):
+    """lp-1 jams mid-job and stays jammed; the controller moves the rest of its job to lp-2 and is killed. The
+    resumed run finds the cut job cancelled on lp-1 and names what it delivered beyond its printed pieces."""
+    async with print_room(tmp_path, pieces_n=24, jobs_n=2) as (sims, pieces, jobs, args):
+        ledger_path = tmp_path / "ledger.sqlite"
+        lp1 = sims[0]
+        # q007 (two sheets) is cut: its first sheet delivered, then the jam (q000-q006 take 20 impressions)
+        lp1.schedule(Fault.MEDIA_JAM, at_impression=22)
+        proc = await start_pmc(*args, "--grace", "0.3", "--poll", "0.02", "--io-timeout", "0.5")
+        try:
+            await until(lambda: respooled(ledger_path) > 0)
+        finally:
+            await kill(proc)
+        code, out = await resume(args)
+        stacks = sheets_on_stacks(sims)
+    problems, counts = await ledger_says(ledger_path, pieces)
+    assert problems == [] and counts == {RUN: {PieceState.PRINTED: len(pieces)}}
+    assert "resumed: pj-1 on lp-1: moved off before; job 1 canceled" in out, out
+    extra = assert_every_extra_sheet_named(stacks, pieces, out)
+    assert extra == 1 and code == 1, out  # q007's first sheet: on lp-1's stack, and printed again on lp-2
+
+
+@pytest.mark.timeout(120)
+async def test_a_printer_silent_at_resume_is_worked_around_and_its_late_sheets_named(tmp_path):
+    """The controller is killed mid-job and lp-1's network drops: the resumed run cannot ask lp-1, routes its
+    pieces to lp-2, and when lp-1 answers again names what it printed unheard (it printed on) as duplicates."""
+    async with print_room(tmp_path, pieces_n=24, jobs_n=2) as (sims, pieces, jobs, args):
+        ledger_path = tmp_path / "ledger.sqlite"
+        lp1 = sims[0]
+        proc = await start_pmc(*args, *FAST)
+        try:
+            await until(lambda: printed_in_ledger(ledger_path) > 0 and any(
+                not j.state.is_final and j.impressions_completed * 2 >= j.impressions for j in lp1.state.jobs.values()))
+        finally:
+            await kill(proc)
+        lp1.inject(Fault.OFFLINE)
+
+        async def reconnect() -> None:
+            await until(lambda: respooled(ledger_path) > 0)
+            lp1.clear(Fault.OFFLINE)
+
+        async with asyncio.TaskGroup() as tg:
+            tg.create_task(reconnect(), name="operator[lp-1].reconnect")
+            resumed = tg.create_task(resume(args), name="pmc.resume")
+        code, out = resumed.result()
+        stacks = sheets_on_stacks(sims)
+    problems, counts = await ledger_says(ledger_path, pieces)
+    assert problems == [] and counts == {RUN: {PieceState.PRINTED: len(pieces)}}
+    assert "resumed: pj-1 on lp-1: lp-1 does not answer" in out, out
+    extra = assert_every_extra_sheet_named(stacks, pieces, out)
+    assert extra and code == 1, out  # lp-1 printed on unheard: its sheets are duplicates to pull
