@@ -38,10 +38,12 @@ piece as 2 x sheets impressions). The pad is marked with the same twin, without 
 
     /PieceInfo << /PMC << /LastModified (D:...) /Private << /Pad true /PieceID (id) /Sheet n >> >> >>
 
-(n: the piece's last sheet, whose back it is). The reader takes a pad as no page of its piece: re-indexing
-gives the same pages and sheets per piece, while the file's page count includes the pads. A pad page
-anywhere but right after a duplex piece with an odd page count is that piece's error (quarantined when
-lenient). A printer reading twins sees no code on a pad, so the sheet's code is its front's.
+(n: the piece's last sheet, whose back it is). The reader passes the pad pages to `paged.assemble`, as the
+PostScript and PCL readers do with theirs: a pad is no page of its piece, so re-indexing gives the same
+pages and sheets per piece, while the file's page count includes the pads; in a stream holding pads, a
+pad anywhere but right after a duplex piece with an odd page count, or such a piece without one, is
+that piece's error (quarantined when lenient). A printer reading twins sees no code on a pad, so the
+sheet's code is its front's.
 
 A printer simulator reads the twins without rendering, e.g. with pikepdf:
 ``[p.obj.get("/PieceInfo", {}).get("/PMC", {}).get("/Private", {}).get("/ControlCode") for p in pdf.pages]``,

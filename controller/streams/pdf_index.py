@@ -12,8 +12,6 @@ byte offset, or the page: an import is all or nothing.
 
 from __future__ import annotations
 
-import bisect
-import dataclasses
 import logging
 import os
 import re
@@ -173,17 +171,10 @@ class PdfReader:
         bounds = merge_sidecar(path, bounds, sidecar)
         for b in bounds:
             b.plex = plex
-        padded = _check_pads(bounds, total, pads, plex)
         sidecar_pages = {str(e.piece_id): int(e.pages) for e in sidecar} if sidecar else None
-        if sidecar_pages:
-            for b in bounds:
-                if b.first_page in padded and b.piece_id in sidecar_pages:
-                    sidecar_pages[b.piece_id] += 1  # assemble counts the pad as one of the piece's pages
         pieces, quarantined, spans = assemble(path, job_id, bounds, total, lenient=lenient,
                                               require_postal=self.options.require_postal,
-                                              sidecar_pages=sidecar_pages)
-        if padded:
-            pieces, spans = _unpad(pieces, spans, padded)
+                                              sidecar_pages=sidecar_pages, pads=pads)
         logger.info("indexed %s: %d pages, %d pieces from %s", path, total, len(pieces), source)
         return StreamIndex(path=path, format=StreamFormat.PDF, job_id=job_id, pages=total,
                            sheets=sum(p.sheets for p in pieces), pieces=tuple(pieces),
@@ -486,39 +477,3 @@ def _is_pad(doc: PdfObjects, page: PdfDict) -> bool:
         if not isinstance(node, PdfDict):
             return False
     return doc.resolve(node.get("Pad")) is True
-
-
-def _check_pads(bounds: list[Boundary], total: int, pads: Sequence[int], plex: Plex) -> set[int]:
-    """The first pages of the pieces whose last page is their pad; a pad page anywhere else is the piece's
-    problem (an error, or quarantined when lenient): the writer only puts one after a duplex piece with an
-    odd page count."""
-    if not pads:
-        return set()
-    padded: set[int] = set()
-    ordered = sorted(bounds, key=lambda b: b.first_page)
-    for k, b in enumerate(ordered):
-        end = min(ordered[k + 1].first_page if k + 1 < len(ordered) else total, total)
-        inside = pads[bisect.bisect_left(pads, b.first_page):bisect.bisect_left(pads, end)]
-        if not inside or b.problem is not None:
-            continue
-        if plex is not Plex.DUPLEX:
-            b.problem = f"page {inside[0] + 1} is a duplex pad page in a simplex stream"
-        elif inside != [end - 1] or end - 1 == b.first_page:
-            b.problem = f"page {inside[0] + 1} is a pad page among the piece's own pages"
-        elif (end - b.first_page - 1) % 2 == 0:
-            b.problem = f"page {end} pads a piece whose {end - b.first_page - 1} pages fill whole sheets"
-        else:
-            padded.add(b.first_page)
-    return padded
-
-
-def _unpad(pieces: list[Piece], spans: dict[str, tuple[int, int]],
-           padded: set[int]) -> tuple[list[Piece], dict[str, tuple[int, int]]]:
-    """A pad page is no page of its piece; the piece's sheet count (pad included) stays as it was."""
-    out = []
-    for p in pieces:
-        if p.first_page in padded:
-            p = dataclasses.replace(p, pages=p.pages - 1)
-            spans[p.piece_id] = (p.first_page, p.pages)
-        out.append(p)
-    return out, spans

@@ -137,3 +137,19 @@ def test_a_duplex_split_through_chunks_pads_each_print_job_once(tmp_path, monkey
         assert (piece.piece_id, piece.pages, piece.sheets) == (job.piece_ids[0], by_id[job.piece_ids[0]].pages,
                                                                by_id[job.piece_ids[0]].sheets)
         assert len(pdf.read_page_twins(f)) == 2 * piece.sheets
+
+
+def test_a_padded_job_missing_one_pad_is_an_error_naming_the_piece(tmp_path):
+    import pikepdf
+
+    index = pdf.READER.index(_duplex_source(tmp_path), job_id="J1")
+    (out,) = pdf.WRITER.write(index, shuffled_plan(index, seed=6, jobs=1, stamps=False), tmp_path / "out")
+    again = pdf.READER.index(out, job_id="J1")
+    odd = next(p for p in again.pieces[:-1] if p.pages % 2)
+    bad = tmp_path / "bad.pdf"
+    with pikepdf.open(out) as doc:
+        del doc.pages[odd.first_page + odd.pages]  # its pad
+        doc.save(bad)
+    with pytest.raises(StreamError, match="no pad page") as err:
+        pdf.READER.index(bad, job_id="J1")
+    assert err.value.piece_id == odd.piece_id and err.value.page == odd.first_page + 1
