@@ -813,7 +813,8 @@ class _Run:
         placements: list[_Placement] = []
         for w, histories in started:
             mine = self.placements_of(w, histories, states)
-            placements += mine
+            # a placement printed whole before the controller stopped holds nothing to look for
+            placements += [pl for pl in mine if pl.prefix < len(pl.work.pieces)]
             live = {x.piece_id for pl in mine for x in pl.live}
             astray = [x for x in w.pieces if states[x.piece_id] is PieceState.SPOOLED and x.piece_id not in live]
             if astray:  # spooled by something else than the fleet (no print job named): nothing to look for
