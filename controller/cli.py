@@ -16,32 +16,51 @@ import sys
 
 from controller.errors import PmcError
 
-COMMAND_MODULES = (
-    "controller.commands.ledger",
-    "controller.commands.config",
-    "controller.commands.demo",
-    "controller.commands.stream",
-    "controller.commands.presort",
-    "controller.commands.fleet",
-)
+# command -> (module, one-line help); `pmc --help` lists these without importing the modules
+COMMANDS = {
+    "ledger": ("controller.commands.ledger", "read the piece ledger"),
+    "config": ("controller.commands.config", "plant configuration files"),
+    "demo": ("controller.commands.demo", "run a simulated print room end to end"),
+    "stream": ("controller.commands.stream", "print streams: inspect, reorder, split"),
+    "presort": ("controller.commands.presort", "presort a list of mail pieces into trays, print the postage summary"),
+    "fleet": ("controller.commands.fleet", "the printer fleet"),
+}
+COMMAND_MODULES = tuple(module for module, _ in COMMANDS.values())
 
 EXIT_OK, EXIT_FAILURE, EXIT_USAGE = 0, 1, 2
 
 
-def build_parser() -> argparse.ArgumentParser:
+def _chosen(argv: list[str]) -> str | None:
+    """The command named in argv (its first word that is not an option), if it is one of ours."""
+    for word in argv:
+        if word == "--":
+            return None
+        if not word.startswith("-"):
+            return word if word in COMMANDS else None
+    return None
+
+
+def build_parser(argv: list[str] | None = None) -> argparse.ArgumentParser:
+    """The whole command line; given argv, only the module of the command it names is imported
+    (the others would cost start-up time: pydantic, numpy...), the rest appear by name and help."""
     parser = argparse.ArgumentParser(
         prog="pmc",
         description="pmc: the production print and mail controller.",
     )
     parser.add_argument("-v", "--verbose", action="count", default=0, help="more log output (-vv for debug)")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
-    for name in COMMAND_MODULES:
-        importlib.import_module(name).register(sub)
+    chosen = _chosen(argv) if argv is not None else None
+    for name, (module, help_text) in COMMANDS.items():
+        if argv is None or name == chosen:
+            importlib.import_module(module).register(sub)
+        else:
+            sub.add_parser(name, help=help_text)
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = build_parser()
+    argv = sys.argv[1:] if argv is None else list(argv)
+    parser = build_parser(argv)
     args = parser.parse_args(argv)
     level = (logging.WARNING, logging.INFO, logging.DEBUG)[min(args.verbose, 2)]
     logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")

@@ -96,3 +96,23 @@ def test_the_installed_console_script_runs_the_demo(tmp_path):
     assert "every sheet on the output stacks as planned" in result.stdout and "1 failovers" in result.stdout
     assert "300 pieces printed" in result.stdout or "299 pieces printed" in result.stdout
     assert (tmp_path / "pmc-ledger.sqlite").exists()
+
+
+def test_the_command_table_matches_what_each_module_registers():
+    """`pmc --help` lists commands from cli.COMMANDS without importing them: the table must say
+    what the modules themselves register."""
+    import argparse
+
+    from controller.cli import COMMANDS, build_parser
+
+    sub = next(a for a in build_parser()._actions if isinstance(a, argparse._SubParsersAction))
+    registered = {c.dest: c.help for c in sub._choices_actions}
+    assert registered == {name: help_text for name, (_, help_text) in COMMANDS.items()}
+
+
+def test_a_command_imports_only_its_own_module():
+    probe = ("import sys\nfrom controller.cli import main\ntry:\n    main(['stream', 'inspect', '--help'])\n"
+             "except SystemExit:\n    pass\n"
+             "print(sorted(m for m in sys.modules if m.startswith('controller.commands.') or m == 'controller.config'))")
+    out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True).stdout
+    assert out.strip().splitlines()[-1] == "['controller.commands.stream']"
