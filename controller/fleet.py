@@ -42,6 +42,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import logging
+import secrets
 import time
 from collections import deque
 from dataclasses import dataclass, field
@@ -296,6 +297,9 @@ class _Work:
     since: float = 0.0  # when it began waiting for a printer
     uncertain_on: str | None = None  # a submission to this printer failed midway: it may hold the job
     exclude: frozenset[str] = frozenset()  # printers not to route it to
+    # the IPP job-name it is sent under: its print job and a token drawn for each placement, so that a job of an
+    # earlier run (or an earlier placement) with the same print job name is never taken for it
+    ipp_name: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -516,7 +520,7 @@ class _Run:
         except (TimeoutError, DeviceError) as exc:
             logger.debug("fleet: %s job %d status failed: %s", p.config.name, sub.ipp_job, exc)
             return None
-        if js.name is not None and js.name != sub.work.job.print_job_id:
+        if js.name is not None and js.name != sub.work.ipp_name:
             self.lose(p, sub, f"its job-id now names another job ({js.name!r})")
             return None
         sub.state = js.state
@@ -679,7 +683,7 @@ class _Run:
         try:
             async with asyncio.timeout(self.io_timeout_s + 1):
                 js = await p.ipp.print_job(document, document_format=self.document_format,
-                                           job_name=job.print_job_id, attributes=attributes)
+                                           job_name=work.ipp_name, attributes=attributes)
         except ippd.IppClientError as exc:
             # refused (format, attributes...): this printer cannot print it; another may
             p.queue.popleft()
@@ -713,7 +717,7 @@ class _Run:
 
     async def adopt(self, p: _Printer, work: _Work) -> bool:
         """A submission whose answer was lost: if the printer holds the job, track it rather than send it twice."""
-        found = await self.jobs_named(p, work.job.print_job_id)
+        found = await self.jobs_named(p, work.ipp_name)
         if found is None:
             return True  # still not answering: try again on a later step
         work.uncertain_on = None
@@ -744,7 +748,9 @@ class _Run:
                     work.since = time.monotonic()
                     self.waiting.append(work)
                 return False
-            data = {"print_job": work.job.print_job_id, "expected_minutes": round(r.expected_minutes or 0, 3)}
+            work.ipp_name = f"{work.job.print_job_id} {secrets.token_hex(4)}"
+            data = {"print_job": work.job.print_job_id, "job_name": work.ipp_name,
+                    "expected_minutes": round(r.expected_minutes or 0, 3)}
             await self.ledger.append_many(
                 [PieceEvent(PieceEventKind.SPOOLED, x.piece_id, device=r.printer, reason=work.reason, data=data)
                  for x in work.pieces], batch=0)
@@ -833,7 +839,8 @@ class _Run:
         for name in dict.fromkeys(pl.device for pl in placements):
             tables[name] = await self.job_table(name)
         bases = {w.job.print_job_id for w in works}
-        ours = {name: table is not None and any((js.name or "").split("~", 1)[0] in bases for js in table)
+        ours = {name: table is not None and any((js.name or "").split(" ", 1)[0].split("~", 1)[0] in bases
+                                                for js in table)
                 for name, table in tables.items()}
         found = [(pl, self.find_job(pl, tables[pl.device])) for pl in placements]
         # final jobs first: a printer's job still printing becomes its active one
@@ -843,15 +850,15 @@ class _Run:
         return to_route
 
     def placements_of(self, w: _Work, histories: Mapping[str, list], states: Mapping[str, PieceState]) -> list[_Placement]:
-        spooled: dict[tuple[str, str], list[Piece]] = {}
-        last: dict[str, tuple[str, str]] = {}
+        spooled: dict[tuple[str, str, str], list[Piece]] = {}
+        last: dict[str, tuple[str, str, str]] = {}
         printed_under: dict[str, str] = {}
         ipp_ids: dict[tuple[str, str], int] = {}
         for x in w.pieces:
             for h in histories[x.piece_id]:
                 pj = h.data.get("print_job") if h.data else None
                 if h.kind is PieceEventKind.SPOOLED and isinstance(pj, str) and h.device:
-                    key = (h.device, pj)
+                    key = (h.device, pj, str(h.data.get("job_name") or pj))
                     if x not in spooled.setdefault(key, []):
                         spooled[key].append(x)
                     last[x.piece_id] = key
@@ -860,17 +867,19 @@ class _Run:
                     if h.device and isinstance(h.data.get("ipp_job"), int) and h.data["ipp_job"]:
                         ipp_ids[(h.device, pj)] = h.data["ipp_job"]
         out = []
-        for (device, name), full in spooled.items():
+        for (device, name, ipp_name), full in spooled.items():
             prefix = 0
             while prefix < len(full) and printed_under.get(full[prefix].piece_id) == name:
                 prefix += 1
-            live = tuple(x for x in full if states[x.piece_id] is PieceState.SPOOLED and last.get(x.piece_id) == (device, name))
+            live = tuple(x for x in full
+                         if states[x.piece_id] is PieceState.SPOOLED and last.get(x.piece_id) == (device, name, ipp_name))
             if name == w.job.print_job_id and len(full) == len(w.job.piece_ids):
                 job = w.job
             else:
                 job = dataclasses.replace(w.job, print_job_id=name, piece_ids=tuple(x.piece_id for x in full),
                                           sheets=sum(x.sheets for x in full), impressions=sum(impressions_of(x) for x in full))
-            out.append(_Placement(w.job, _Work(job, tuple(full)), device, prefix, live, ipp_ids.get((device, name))))
+            out.append(_Placement(w.job, _Work(job, tuple(full), ipp_name=ipp_name), device, prefix, live,
+                                  ipp_ids.get((device, name))))
         return out
 
     async def job_table(self, printer: str) -> list[ippd.JobStatus] | None:
@@ -889,7 +898,7 @@ class _Run:
         """The placement's job in its printer's job table; False: no such job; None: no table."""
         if table is None:
             return None
-        named = [js for js in table if js.name == pl.work.job.print_job_id]
+        named = [js for js in table if js.name == pl.work.ipp_name]
         if pl.ipp_job is not None:
             named = [js for js in named if js.job_id == pl.ipp_job] or named
         if not named:
@@ -998,7 +1007,8 @@ class _Run:
                 # its submission's answer was lost: the printer may hold it. Looked for (and cancelled, and any
                 # sheets it printed named as duplicates) when the printer answers again
                 work.uncertain_on = None
-                p.orphans.append(_Submission(work, name, 0, None, moved_at=0, moved_time=time.monotonic(), silent=True))
+                sent = dataclasses.replace(work)  # placing it again draws a new job-name: the orphan keeps the one sent
+                p.orphans.append(_Submission(sent, name, 0, None, moved_at=0, moved_time=time.monotonic(), silent=True))
                 work.reason = f"moved off {name} after a submission that may have reached it: {why}"
             else:
                 work.reason = f"moved off {name} before it was sent: {why}"
@@ -1078,7 +1088,7 @@ class _Run:
             table = await self.job_table(p.config.name)
             if table is None:
                 return
-            named = [js for js in table if js.name == sub.work.job.print_job_id]
+            named = [js for js in table if js.name == sub.work.ipp_name]
             if not named:
                 p.orphans.remove(sub)  # it never arrived
                 return

@@ -142,7 +142,7 @@ async def test_a_run_killed_mid_way_is_finished_by_resume_with_every_sheet_print
             await until(lambda: KILL_POINTS[point](sims, ledger_path) or proc.returncode is not None)
         finally:
             await kill(proc)
-        was_printing = [j.name for j in jobs_on(sims) if not j.state.is_final]
+        was_printing = [j.name.split(" ")[0] for j in jobs_on(sims) if not j.state.is_final]  # the print job
         paused = [s for s in sims if any(not j.state.is_final for j in s.state.jobs.values())]
         for s in paused:
             s.inject(Fault.DOOR_OPEN)
@@ -284,3 +284,38 @@ async def test_a_printer_silent_at_resume_is_worked_around_and_its_late_sheets_n
     assert "resumed: pj-1 on lp-1: lp-1 does not answer" in out, out
     extra = assert_every_extra_sheet_named(stacks, pieces, out)
     assert extra and code == 1, out  # lp-1 printed on unheard: its sheets are duplicates to pull
+
+
+@pytest.mark.timeout(60)
+async def test_a_job_of_an_earlier_run_with_the_same_print_job_name_is_not_taken_for_the_one_routed(tmp_path):
+    """The printers hold the finished jobs of an earlier run of the same plan (another ledger); a controller killed
+    after routing pj-1 to lp-1, before sending it, is resumed: lp-1's old pj-1 is not taken for it."""
+    from controller.fleet import PAGE_LIST_FORMAT, page_list_documents, print_run
+    from controller.model import PieceEvent, PieceEventKind
+    from tests.controller.test_fleet import printers
+
+    pieces, jobs = run_of(8, 2)
+    documents = page_list_documents({p.piece_id: p for p in pieces}, run=RUN)
+    options = dict(document_format=PAGE_LIST_FORMAT, poll_s=0.02, io_timeout_s=0.5, run_timeout_s=30)
+    async with printers(2) as (sims, configs):
+        earlier = await open_ledger(tmp_path / "earlier.sqlite", pieces)
+        try:
+            await print_run(configs, jobs, pieces, documents, earlier, **options)
+        finally:
+            await earlier.aclose()
+        assert {j.name.split(" ")[0] for s in sims for j in s.state.jobs.values()} == {"pj-1", "pj-2"}
+        ledger = await open_ledger(tmp_path / "l.sqlite", pieces)
+        try:
+            await ledger.append_many([PieceEvent(PieceEventKind.SPOOLED, pid, device="lp-1",
+                                                 data={"print_job": "pj-1", "job_name": "pj-1 0badf00d"})
+                                      for pid in jobs[0].piece_ids], batch=0)
+            report = await print_run(configs, jobs, pieces, documents, ledger, resume=True, **options)
+            assert await ledger.verify() == []
+            assert await ledger.counts_by_state(RUN) == {RUN: {PieceState.PRINTED: len(pieces)}}
+        finally:
+            await ledger.aclose()
+        stacks = sheets_on_stacks(sims)
+    assert stacks == Counter({code: 2 for code in planned_sheets(pieces)})  # each run printed every sheet once
+    assert "pj-1 on lp-1: lp-1 holds no job named pj-1: never sent; 4 pieces routed again as pj-1~1" in [
+        line.strip().removeprefix("resumed: ") for line in report.lines()]
+    assert report.balanced
