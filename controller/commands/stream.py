@@ -17,6 +17,7 @@ from controller.errors import StreamError
 from controller.model import Piece
 from controller.streams.base import (EngineeringPlan, PrintJobPlan, SheetStamp, StreamFormat, StreamIndex, StreamReader,
                                      check_plan)
+from controller.streams.paged import job_progress
 from controller.streams.registry import format_named, index_stream, reader_for, sniff, write_stream
 
 TABLE_ROWS = 20
@@ -230,13 +231,9 @@ def _write(args: argparse.Namespace, idx: StreamIndex, cuts: list[list[str]]) ->
     check_plan(idx, plan)
     show = args.progress or (sys.stderr.isatty() and len(jobs) > 1 and not args.json)
     progress: Callable[[int, int], None] = _Progress(f"writing {len(jobs)} print jobs", show)
-    paths: list[Path] = []
     by_id = {p.piece_id: p for p in idx.pieces}
-    for k, job in enumerate(jobs):  # one job at a time (each over the part of the index it holds), so the bar moves
-        part = dataclasses.replace(idx, pieces=tuple(by_id[i] for i in job.piece_ids),
-                                   spans={i: idx.spans[i] for i in job.piece_ids if i in idx.spans})
-        paths += write(part, EngineeringPlan(jobs=(job,), stamps=plan.stamps), args.out)
-        progress(k + 1, len(jobs))
+    with job_progress(progress):  # one write, all or nothing; the writer reports each job it finishes
+        paths = write(idx, plan, args.out)
     report = [{"path": str(path), "job": job.name, "pieces": len(job.piece_ids),
                "pages": sum(by_id[i].pages for i in job.piece_ids),
                "sheets": sum(by_id[i].sheets for i in job.piece_ids)} for path, job in zip(paths, jobs)]

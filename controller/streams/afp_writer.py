@@ -21,6 +21,7 @@ from controller.errors import StreamError
 from controller.model import Plex
 from controller.streams.afp import IMB_TLE, STAMP_TLE, AfpReader, TleMapping, structured_field, tle
 from controller.streams.base import EngineeringPlan, StreamFormat, StreamIndex, check_plan
+from controller.streams.paged import JobFiles
 
 logger = logging.getLogger(__name__)
 
@@ -41,7 +42,6 @@ class AfpWriter:
         check_plan(index, plan)
         src = Path(index.path)
         out_dir = Path(out_dir)
-        out_dir.mkdir(parents=True, exist_ok=True)
         lay = self.reader.layout(src, detail=bool(plan.stamps))  # pages one by one only to stamp them
         if lay.documents != 1:
             raise StreamError(f"the writer handles print files of one document; this one has {lay.documents}",
@@ -60,11 +60,10 @@ class AfpWriter:
         epilogue_start = ordered[-1].end
         gap_start = {g.start: prev.end for prev, g in zip(ordered, ordered[1:])}
         pieces = {p.piece_id: p for p in index.pieces}
-        written: list[Path] = []
-        with open(src, "rb") as fh, mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ) as mm:
+        with open(src, "rb") as fh, mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ) as mm, \
+                JobFiles(str(src), out_dir, [job.name for job in plan.jobs], ".afp") as files:
             for job in plan.jobs:
-                out = out_dir / f"{job.name}.afp"
-                with open(out, "wb") as dst:
+                with open(files.part(job.name), "wb") as dst:
                     _copy(dst, mm, 0, prolog_end)
                     in_force: str | None = None  # the medium map the output has invoked last
                     for k, pid in enumerate(job.piece_ids):
@@ -92,9 +91,8 @@ class AfpWriter:
                         inserts += self._stamps(mm, g, pid, plan, pieces[pid].sheets)
                         _copy(dst, mm, start, g.end, inserts)
                     _copy(dst, mm, epilogue_start, len(mm))
-                written.append(out)
-                logger.info("%s: print job %s, %d pieces", out, job.name, len(job.piece_ids))
-        return written
+                logger.info("%s: print job %s, %d pieces", src, job.name, len(job.piece_ids))
+        return files.finals
 
     def _stamps(self, mm, g, pid: str, plan: EngineeringPlan, sheets: int) -> list[tuple[int, bytes]]:
         out = []

@@ -22,6 +22,7 @@ with none is composition output, which the writers pad, and is taken as it is.
 from __future__ import annotations
 
 import bisect
+import contextvars
 import logging
 import mmap
 import os
@@ -240,6 +241,21 @@ def plan_stamps(index: StreamIndex, *, imb_bars: Mapping[str, str] | None = None
     return out
 
 
+_JOB_PROGRESS: contextvars.ContextVar[Callable[[int, int], None] | None] = contextvars.ContextVar(
+    "pmc_job_progress", default=None)
+
+
+@contextmanager
+def job_progress(callback: Callable[[int, int], None]) -> Iterator[None]:
+    """Within it, every JobFiles reports (jobs written, jobs in all) as a writer goes from one print
+    job to the next, so one write call over thousands of jobs can show progress."""
+    token = _JOB_PROGRESS.set(callback)
+    try:
+        yield
+    finally:
+        _JOB_PROGRESS.reset(token)
+
+
 class JobFiles:
     """All-or-nothing output for a writer: each print job is written to a hidden `.part` file, and all
     are renamed to their final names only when every one was written; on any failure the parts are
@@ -259,6 +275,9 @@ class JobFiles:
 
     def part(self, name: str) -> Path:
         path = self.out_dir / f".{name}{self.suffix}.part"
+        report = _JOB_PROGRESS.get()
+        if report is not None and self._parts:
+            report(len(self._parts), len(self.finals))  # the jobs before this one are written
         self._parts.append(path)
         return path
 
@@ -276,6 +295,9 @@ class JobFiles:
                 for tmp, final in zip(self._parts, self.finals):
                     os.replace(tmp, final)
                     renamed.append(final)
+                report = _JOB_PROGRESS.get()
+                if report is not None:
+                    report(len(self.finals), len(self.finals))
                 return False
             except OSError as err:
                 exc = err
