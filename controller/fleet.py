@@ -811,7 +811,7 @@ class _Run:
             histories = {x.piece_id: await self.ledger.history(x.piece_id) for x in w.pieces}
             started.append((w, histories))
             for entries in histories.values():
-                for h in entries:
+                for h in entries:  # every ~n name ever used, a reprint's earlier life included
                     if h.kind is PieceEventKind.SPOOLED and h.data and isinstance(h.data.get("print_job"), str):
                         base, _, n = h.data["print_job"].partition("~")
                         if n.isdigit():
@@ -854,8 +854,12 @@ class _Run:
         last: dict[str, tuple[str, str, str]] = {}
         printed_under: dict[str, str] = {}
         ipp_ids: dict[tuple[str, str], int] = {}
+        fresh = (PieceState.SORTED, PieceState.REPRINT_QUEUED)
         for x in w.pieces:
-            for h in histories[x.piece_id]:
+            entries = histories[x.piece_id]
+            # this run began where the piece last became ready to print: a reprint's earlier life is not its
+            since = max((i for i, h in enumerate(entries) if h.to_state in fresh), default=0)
+            for h in entries[since:]:
                 pj = h.data.get("print_job") if h.data else None
                 if h.kind is PieceEventKind.SPOOLED and isinstance(pj, str) and h.device:
                     key = (h.device, pj, str(h.data.get("job_name") or pj))

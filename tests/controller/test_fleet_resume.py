@@ -319,3 +319,34 @@ async def test_a_job_of_an_earlier_run_with_the_same_print_job_name_is_not_taken
     assert "pj-1 on lp-1: lp-1 holds no job named pj-1: never sent; 4 pieces routed again as pj-1~1" in [
         line.strip().removeprefix("resumed: ") for line in report.lines()]
     assert report.balanced
+
+
+def test_a_reprint_is_resumed_from_where_it_was_queued_not_from_the_pieces_first_life():
+    """A closed-loop reprint keeps its piece IDs: its pieces' history holds their first printing too. Resuming the
+    reprint run looks only at what followed REPRINT_QUEUED."""
+    from controller.fleet import _Run, _Work
+    from controller.ledger import HistoryEntry
+    from controller.model import PieceEventKind as K, PieceState as S
+
+    pieces, jobs = run_of(4, 1)
+    reprint = jobs[0].__class__("rp-1", RUN, jobs[0].piece_ids, jobs[0].sheets, jobs[0].impressions, jobs[0].plex)
+    seq = iter(range(1, 1000))
+
+    def entry(kind, frm, to, device=None, data=None):
+        return HistoryEntry(next(seq), kind, frm, to, device, None, None, None, data, 0.0)
+
+    histories = {}
+    for i, p in enumerate(pieces):
+        histories[p.piece_id] = [
+            entry(K.INDEXED, None, S.INDEXED), entry(K.SORTED, S.INDEXED, S.SORTED),
+            entry(K.SPOOLED, S.SORTED, S.SPOOLED, "lp-1", {"print_job": "pj-1", "job_name": "pj-1 aa"}),
+            entry(K.PRINTED, S.SPOOLED, S.PRINTED, "lp-1", {"print_job": "pj-1", "ipp_job": 1}),
+            entry(K.DIVERTED, S.PRINTED, S.DIVERTED), entry(K.REPRINT_QUEUED, S.DIVERTED, S.REPRINT_QUEUED),
+            entry(K.SPOOLED, S.REPRINT_QUEUED, S.SPOOLED, "lp-2", {"print_job": "rp-1", "job_name": "rp-1 bb"}),
+        ] + ([entry(K.PRINTED, S.SPOOLED, S.PRINTED, "lp-2", {"print_job": "rp-1", "ipp_job": 7})] if i == 0 else [])
+    states = {p.piece_id: S.PRINTED if i == 0 else S.SPOOLED for i, p in enumerate(pieces)}
+    run = _Run([], None, lambda job: b"", document_format="", grace_s=0, poll_s=0, io_timeout_s=0,  # type: ignore[arg-type]
+               route_timeout_s=0, orphan_timeout_s=0)
+    (placement,) = run.placements_of(_Work(reprint, tuple(pieces)), histories, states)
+    assert (placement.device, placement.work.ipp_name, placement.prefix, placement.ipp_job) == ("lp-2", "rp-1 bb", 1, 7)
+    assert [x.piece_id for x in placement.live] == [p.piece_id for p in pieces[1:]]
