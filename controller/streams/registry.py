@@ -10,7 +10,7 @@ from __future__ import annotations
 import importlib
 import logging
 from pathlib import Path
-from typing import Literal, Sequence
+from typing import Callable, Literal, Sequence
 
 from controller.errors import StreamError
 from controller.streams.base import EngineeringPlan, StreamFormat, StreamIndex, StreamReader, StreamWriter
@@ -60,9 +60,19 @@ def writer_for(fmt: StreamFormat | str) -> StreamWriter:
     return _module(format_named(fmt)).WRITER
 
 
-def available_formats() -> list[StreamFormat]:
+# a cheap look at the first bytes that every stream a reader's own sniff accepts passes, so that
+# sniffing imports only the modules that may claim the file (the AFP reader brings numpy, say)
+_MAY_BE = {
+    StreamFormat.AFP: lambda head: len(head) >= 9 and head[0] == 0x5A and head[3] == 0xD3,
+    StreamFormat.PDF: lambda head: b"%PDF-" in head[:1024],
+    StreamFormat.POSTSCRIPT: lambda head: head.lstrip(b"\x04")[:2] == b"%!",
+    StreamFormat.PCL: lambda head: b"\x1b" in head[:512] or b"HP-PCL XL" in head[:512],
+}
+
+
+def available_formats(wanted: Callable[[StreamFormat], bool] = lambda fmt: True) -> list[StreamFormat]:
     out = []
-    for fmt in FORMAT_MODULES:
+    for fmt in filter(wanted, FORMAT_MODULES):
         try:
             _module(fmt)
         except StreamError:
@@ -79,7 +89,7 @@ def sniff(path: Path) -> StreamFormat:
         raise StreamError(f"cannot read: {exc.strerror or exc}", path=str(path)) from None
     if not head:
         raise StreamError("empty file", path=str(path), offset=0)
-    for fmt in available_formats():
+    for fmt in available_formats(lambda f: _MAY_BE[f](head)):
         if reader_for(fmt).sniff(head):
             return fmt
     raise StreamError(f"not a print stream pmc reads (first bytes {head[:8].hex(' ')}; known: "

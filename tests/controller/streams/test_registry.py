@@ -110,3 +110,40 @@ def test_every_format_reorders_splits_and_stamps_through_the_registry(name, tmp_
             o = by_id[p.piece_id]
             assert (p.pages, p.sheets, p.plex, p.recipient, p.postal_code) == \
                 (o.pages, o.sheets, o.plex, o.recipient, o.postal_code), p.piece_id
+
+
+_HEADS = [b"\x5a\x00\x10\xd3\xa8\xa8\x00\x00\x00", b"%PDF-1.7\n", b"\n\n%PDF-1.4", b"%!PS-Adobe-3.0\n",
+          b"\x04\x04%!PS", b"\x1b%-12345X@PJL\n", b"\x1bE\x1b&l0O", b") HP-PCL XL;2;0\n", b"\x00\x01\x02", b""]
+
+
+def test_the_cheap_look_never_turns_away_a_stream_its_reader_would_claim():
+    """sniff() imports only the modules whose quick check passes: every head a reader claims must pass it."""
+    from hypothesis import given, settings, strategies as st
+
+    fixtures = [p.read_bytes()[:registry.HEAD_BYTES] for p in ROOT.rglob("*.*") if p.suffix in
+                (".afp", ".pdf", ".ps", ".pcl", ".pxl")]
+
+    def agrees(head: bytes) -> None:
+        for fmt in registry.available_formats():
+            if reader_for(fmt).sniff(head):
+                assert registry._MAY_BE[fmt](head), (fmt, head[:16])
+
+    for head in [*fixtures, *_HEADS]:
+        agrees(head)
+
+    @settings(max_examples=300, deadline=None)
+    @given(prefix=st.sampled_from(_HEADS), tail=st.binary(max_size=64), cut=st.integers(0, 20))
+    def mixed(prefix, tail, cut):
+        agrees((prefix + tail)[cut:])
+
+    mixed()
+
+
+def test_sniffing_a_pdf_does_not_import_the_afp_reader():
+    import subprocess
+    import sys
+
+    probe = ("import sys\nfrom controller.streams.registry import sniff\n"
+             f"print(sniff({str(sorted((ROOT / 'pdf').glob('*.pdf'))[0])!r}).value, 'controller.streams.afp' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True).stdout.split()
+    assert out == ["pdf", "False"]
