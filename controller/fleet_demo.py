@@ -7,7 +7,8 @@ Starts six simulated printers (five duplex mono production printers and an offic
 IPP and SNMP on loopback), puts a run of pieces in a ledger as sorted, and prints it with
 `controller.fleet.print_run`: lp-1 jams mid-job and is left jammed, lp-2 drops off the network mid-job
 (and, as a printer does, goes on printing unheard until an operator reconnects it once its work has
-moved). Then it checks the physical truth: every sheet of every piece on some output stack once, plus
+moved), lp-3 loses its power mid-job (it stops printing and forgets its jobs; an operator switches it on
+again once its work has moved, and its page counter tells what it printed). Then it checks the physical truth: every sheet of every piece on some output stack once, plus
 once more for each delivered sheet the report names as spoiled; every piece printed in the ledger, and
 the ledger sound. The simulators are imported only here, never by the fleet itself.
 """
@@ -88,9 +89,10 @@ async def fleet_demo(
     speed: float = 400,
     jam: bool = True,
     offline: bool = True,
+    power_cut: bool = True,
     out: Callable[[str], None] = print,
 ) -> FleetDemoResult:
-    """Print a run on six simulated printers with a jam and a printer dropping off; check and report."""
+    """Print a run on six simulated printers with a jam, a printer dropping off and one losing its power."""
     from simulators.printer import Fault, SimIppPrinter
 
     run = "FLEET"
@@ -119,6 +121,9 @@ async def fleet_demo(
             if offline:
                 sims[1].schedule(Fault.OFFLINE, at_impression=all_jobs[1].impressions // 4)
                 out("fleet: lp-2 will drop off the network a quarter into its first job, and print on unheard")
+            if power_cut:
+                sims[2].schedule(Fault.POWER_OFF, at_impression=all_jobs[2].impressions // 3)
+                out("fleet: lp-3 will lose its power a third into its first job")
             ledger = await stack.enter_async_context(Ledger(ledger_path))
             await ledger.append_many([PieceEvent(PieceEventKind.INDEXED, p.piece_id, job_id=run) for p in all_pieces],
                                      batch=0)
@@ -132,9 +137,24 @@ async def fleet_demo(
                 sims[1].clear(Fault.OFFLINE)
                 out("fleet: lp-2 is back on the network")
 
+            async def power_on_lp3() -> None:
+                # an operator switches lp-3 on again once the controller has moved the job it was printing (pj-3:
+                # the ledger shows its last piece spooled under a second print job); never after the run ended
+                last = all_jobs[2].piece_ids[-1]
+                while not printing.done():
+                    names = {h.data.get("print_job") for h in await ledger.history(last)
+                             if h.kind is PieceEventKind.SPOOLED and h.data}
+                    if Fault.POWER_OFF in sims[2].state.faults and len(names) >= 2:
+                        sims[2].clear(Fault.POWER_OFF)
+                        out("fleet: lp-3 is switched on again")
+                        return
+                    await asyncio.sleep(0.05)
+
             async with asyncio.TaskGroup() as tg:
                 if offline:
                     tg.create_task(reconnect_lp2(), name="operator[lp-2].reconnect")
+                if power_cut:
+                    tg.create_task(power_on_lp3(), name="operator[lp-3].power")
                 printing = tg.create_task(print_run(
                     configs, all_jobs, all_pieces, page_list_documents(by_id, run=run), ledger,
                     document_format=PAGE_LIST_FORMAT, grace_s=0.2, poll_s=0.05, io_timeout_s=0.5,

@@ -2,7 +2,8 @@
 `pmc fleet print PLANT.toml PLAN.json --ledger L [--resume]`: print a planned run on the plant's printers;
 after an interrupted run (the controller killed, the machine restarted), the same command with --resume
 finishes it.
-`pmc fleet demo [--workdir DIR]`: print a run on six simulated printers with a jam and a printer dropping off.
+`pmc fleet demo [--workdir DIR]`: print a run on six simulated printers with a jam, a printer dropping off and
+one losing its power.
 
 A print plan (PLAN.json) names the run, its pieces and its print jobs, in print order:
 
@@ -131,7 +132,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     run.add_argument("--orphan-timeout", type=float, default=60.0,
                      help="seconds to wait, at the end, for a silent printer holding cut work (default 60)")
     run.set_defaults(func=_print)
-    demo = cmds.add_parser("demo", help="print a run on six simulated printers, with a jam and a printer dropping off",
+    demo = cmds.add_parser("demo", help="print a run on six simulated printers, with a jam, a printer dropping off "
+                                       "and one losing its power",
                            description="Exit code 1 when a sheet or a piece is not accounted for.")
     demo.add_argument("--workdir", help="keep the ledger here (default: a temporary folder)")
     demo.add_argument("--pieces", type=int, default=240)
