@@ -144,7 +144,8 @@ class PdfReader:
                sidecar: Sequence[Any] | None) -> StreamIndex:
         trailer = doc.trailer
         if "Encrypt" in trailer:
-            raise StreamError("the PDF is encrypted", path=path, offset=trailer.offset)
+            raise StreamError("the PDF is encrypted (pmc reads unencrypted streams; `qpdf --decrypt IN OUT` writes one "
+                              "when no user password is set)", path=path, offset=trailer.offset)
         root = doc.resolve(trailer.get("Root"))
         if not isinstance(root, PdfDict):
             raise PdfSyntaxError("the trailer names no document catalog (/Root)", trailer.offset)
