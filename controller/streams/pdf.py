@@ -158,10 +158,22 @@ class PdfWriter:
     def __init__(self, layout: StampLayout | None = None) -> None:
         self.layout = layout or StampLayout()
 
+    # the byte-for-byte copying writer (controller.streams.pdf_copy) for what it handles; False: pikepdf always
+    copy_objects = True
+
     def write(self, index: StreamIndex, plan: EngineeringPlan, out_dir: Path) -> list[Path]:
+        check_plan(index, plan)
+        from controller.streams import pdf_copy
+
+        if self.copy_objects and pdf_copy.can_copy(plan):
+            # no stamps: the pages' objects are copied as they are (stamping changes their content, so it
+            # stays on pikepdf below)
+            with JobFiles(index.path, Path(out_dir), [job.name for job in plan.jobs], ".pdf") as files:
+                pdf_copy.write_jobs(index, plan, files,
+                                    datetime.datetime.now(datetime.timezone.utc).strftime("D:%Y%m%d%H%M%SZ"))
+            return files.finals
         import pikepdf
 
-        check_plan(index, plan)
         with JobFiles(index.path, Path(out_dir), [job.name for job in plan.jobs], ".pdf") as files:
             try:
                 if len(plan.jobs) > 2 * _CHUNK_JOBS and index.pages > 2 * _CHUNK_PAGES:

@@ -131,6 +131,8 @@ _ARRAY_CLOSE = re.compile(rb"[" + _WS + rb"]*\]")
 _REF_RUN = re.compile(rb"[" + _WS + rb"]*(\d+)[" + _WS + rb"]+(\d+)[" + _WS + rb"]+R(?!" + _REGULAR + rb")")
 _PEEK_VALUE = re.compile(rb"[" + _WS + rb"]*(?:(?P<rn>\d+)[" + _WS + rb"]+(?P<rg>\d+)[" + _WS + rb"]+R(?!" + _REGULAR
                          + rb")|(?P<int>[+-]?\d+)(?![.\d]|" + _REGULAR + rb")|/(?P<name>" + _REGULAR + rb"*))?")
+_LENGTHS = re.compile(rb"/Length[" + _WS + rb"]*(\d+)((?:[" + _WS + rb"]+\d+[" + _WS + rb"]+R)?)(?!" + _REGULAR + rb")")
+_AFTER_DICT = frozenset(b">\x00\t\n\x0c\r ")
 _KEY_FINDERS: dict[tuple[bytes, ...], re.Pattern] = {}
 _NAME_ONLY = {Name}
 _NAMES: dict[bytes, Name] = {}  # names met, by their bytes (a few dozen in practice; at most 4096 kept)
@@ -760,6 +762,55 @@ class PdfObjects:
             stm = (-3 - where) >> 20
             return offsets[stm] if stm < len(offsets) and offsets[stm] >= 0 else 0
         return 0
+
+    def source_of(self, ref: Ref) -> tuple[bytes, bytes | None] | None:
+        """An object's value as its bytes in the file (or in its object stream) and, for a stream, its data
+        as stored (checked as `resolve` checks it): what copying the object verbatim takes. None for a
+        free or missing object."""
+        offsets = self._offsets
+        if offsets is None or not 0 <= ref.num < len(offsets):
+            return None
+        where = offsets[ref.num]
+        if where >= 0:
+            if self._gens.get(ref.num, 0) != ref.gen:
+                return None
+            data = self.read(where, 512)  # the common case, without parsing the object
+            m = _HEADER.match(data)
+            if m is not None and int(m.group(1)) == ref.num and int(m.group(2)) == ref.gen:
+                start = m.end()
+                e = data.find(b"endobj", start)
+                s = data.find(b"stream", start, e if e >= 0 else len(data))
+                if s < 0 and e < 0:
+                    data = self.read(where, 4096)
+                    e = data.find(b"endobj", start)
+                    s = data.find(b"stream", start, e if e >= 0 else len(data))
+                cut = s if s >= 0 else e
+                if cut >= 0 and data.find(b"(", start, cut) < 0 and data.find(b"%", start, cut) < 0:
+                    if s < 0:
+                        return data[start:e], None
+                    k = _OBJ_END.match(data, s)
+                    found = _LENGTHS.findall(data, start, s)
+                    if k is not None and data[s - 1] in _AFTER_DICT and len(found) == 1:
+                        num, gen = found[0]
+                        length = int(num) if not gen else self.resolve(Ref(int(num), int(gen.split()[0])))
+                        data_at = where + k.end()
+                        if type(length) is int and 0 <= length and data_at + length <= self.size and \
+                                _END_STREAM.match(self.read(data_at + length, 32)) is not None:
+                            return data[start:s], self.read(data_at, length)
+            value, end = self._object_at(where, ref)
+            text = self.read(where, end - where)
+            start = _HEADER.match(text).end()
+            if type(value) is Stream:
+                data_at = value.data_offset - where
+                return text[start:text.rindex(b"stream", 0, data_at)], text[data_at:data_at + value.length]
+            return text[start:text.rindex(b"endobj")], None
+        if self.resolve(ref) is None:
+            return None
+        packed = -3 - where
+        data, table, first, at = self._objstms[packed >> 20]  # resolve just read it
+        begin = first + table[(packed & 0xfffff) * 2 + 1]
+        _, end = parse_value(data, begin, at)
+        return data[begin:end], None
 
     def _from_objstm(self, stm_num: int, idx: int, num: int) -> Any:
         cached = self._objstms.pop(stm_num, None)

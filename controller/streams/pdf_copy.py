@@ -1,0 +1,523 @@
+"""Print jobs from a PDF by copying its objects byte for byte (no pikepdf, no content parsed or decoded).
+
+For each print job the objects its pages need are copied as they are in the source, renumbered densely
+(1..n; an object from an object stream becomes a plain `N 0 obj ... endobj`, a stream keeps its stored
+data, filters and /Length), and the document-level objects are made new: a flat page tree in the plan's
+order, an outline (one top-level entry per piece, titles as the pikepdf writer writes them), DParts and
+page labels when the pikepdf writer would write them, the duplex pad pages, a catalog, a classic
+cross-reference table and a trailer (the source's /Info kept, a new /ID).
+
+What a job's file holds is the closure of its pages: every object reachable from them through `N G R`
+in the objects' dictionary and array text (a stream's data is never scanned), with these cut, as the
+pikepdf writer (`pdf.PdfWriter._write`) cuts them:
+- on each page, /Parent (set to the new tree), /DPart, /PieceInfo (a stamp or pad twin of an earlier
+  run; a new pad gets its own), /StructParents (the structure tree is dropped) and /B (article beads:
+  the threads are the document's);
+- a reference, anywhere in the closure, to a page of the source that is not in this job, to a page tree
+  node, to the catalog or to what the catalog's dropped entries (/Outlines, /DPartRoot, /StructTreeRoot,
+  /AcroForm) point at is written `null` (a link annotation to a page of another job, an annotation's /P
+  to such a page): without it a split file would drag in the whole source;
+- the catalog keeps every entry but /Pages, /Outlines, /DPartRoot, /PageLabels, /Dests, /OpenAction,
+  /StructTreeRoot and /AcroForm, and its /Names loses /Dests (these point at pages across the file).
+/Resources, /MediaBox, /CropBox and /Rotate a page inherits from an ancestor node are written on the page.
+
+Page dictionaries are parsed and written again (their keys change); every other object is copied as
+text with only its references renumbered (literal strings and comments are skipped, so `1 0 R` inside a
+string stays as it is).
+
+Not handled here (pdf.PdfWriter uses pikepdf for them): stamping (the page's content changes), and an
+encrypted source.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from pathlib import Path
+from typing import Any, BinaryIO, Callable
+
+from controller.errors import StreamError
+from controller.model import Piece, Plex
+from controller.streams.base import EngineeringPlan, PrintJobPlan, StreamIndex
+from controller.streams.paged import JobFiles
+from controller.streams.pdf_index import outline_title
+from controller.streams.pdf_objects import Name, PdfDict, PdfObjects, PdfString, PdfSyntaxError, Ref, Stream
+
+__all__ = ["can_copy", "write_jobs"]
+
+_INHERITABLE = ("Resources", "MediaBox", "CropBox", "Rotate")
+_PAGE_DROP = frozenset(("Parent", "DPart", "PieceInfo", "StructParents", "B"))
+_CATALOG_DROP = frozenset(("Pages", "Outlines", "DPartRoot", "PageLabels", "Dests", "OpenAction", "StructTreeRoot",
+                           "AcroForm"))
+_CATALOG_CUT = ("Outlines", "DPartRoot", "StructTreeRoot", "AcroForm")  # references to these become null
+_MAX_TREE_DEPTH = 64
+_FLUSH = 1 << 20  # bytes of output held before they are written
+
+_WS = rb"\x00\t\n\x0c\r "
+_REF = re.compile(rb"(?<![^" + _WS + rb"()<>\[\]{}])(\d+)[" + _WS + rb"]+(\d+)[" + _WS + rb"]+R(?![^" + _WS
+                  + rb"()<>\[\]{}/%])")
+_TEXTY = re.compile(rb"[(%]")
+_PARENT = re.compile(rb"/Parent[" + _WS + rb"]+\d+[" + _WS + rb"]+\d+[" + _WS + rb"]+R(?![^" + _WS + rb"()<>\[\]{}/%])")
+_PAGE_DROP_KEYS = re.compile(rb"/(?:DPart|PieceInfo|StructParents|B)(?![^" + _WS + rb"()<>\[\]{}/%])")
+_NAME_ESCAPE = re.compile(rb"[^\x21-\x7e]|[#()<>\[\]{}/%]")
+_NOT_PDFDOC = re.compile("[^\t\n\r\x20-\x7e\xa1-\xff]")
+_VERSION = re.compile(rb"%PDF-(\d\.\d)")
+
+
+def can_copy(plan: EngineeringPlan) -> bool:
+    """Whether this writer handles the plan: anything but stamps (stamping changes the pages' content)."""
+    return not plan.stamps
+
+
+def write_jobs(index: StreamIndex, plan: EngineeringPlan, files: JobFiles, stamp_time: str) -> None:
+    """Each print job of the plan into `files.part(job.name)`, copying the source's objects."""
+    path = index.path
+    try:
+        with PdfObjects(path) as doc:
+            source = _Source(doc, path)
+            if len(source.pages) != index.pages:
+                raise StreamError(f"the file now has {len(source.pages)} pages, the index {index.pages}: re-index it",
+                                  path=path)
+            pieces = {p.piece_id: p for p in index.pieces}
+            write_dparts = "DPartRoot" in source.catalog or any("title" not in p.index for p in index.pieces)
+            had_labels = "PageLabels" in source.catalog
+            for job in plan.jobs:
+                with open(files.part(job.name), "wb") as out:
+                    _Job(source, index, pieces, job, write_dparts, had_labels, stamp_time, out).build()
+    except PdfSyntaxError as exc:
+        raise StreamError(f"cannot write print jobs: damaged PDF: {exc}", path=path, offset=exc.offset) from None
+    except (ValueError, TypeError, KeyError, IndexError, OverflowError, RecursionError) as exc:
+        # a structure no check foresaw is still a damaged file to the caller, as in pdf_index
+        raise StreamError(f"cannot write print jobs: unreadable PDF ({type(exc).__name__}: {exc})", path=path) from exc
+
+
+class _Source:
+    """The source's catalog, pages (each with what it inherits) and the objects no job may copy."""
+
+    def __init__(self, doc: PdfObjects, path: str) -> None:
+        self.doc, self.path = doc, path
+        trailer = doc.trailer
+        if "Encrypt" in trailer:
+            raise StreamError("the PDF is encrypted", path=path, offset=trailer.offset)
+        head = doc.read(0, 1024)
+        m = _VERSION.search(head)
+        self.version = m.group(1) if m else b"1.7"
+        root_ref = trailer.get("Root")
+        catalog = doc.resolve(root_ref)
+        if not isinstance(catalog, PdfDict):
+            raise PdfSyntaxError("the trailer names no document catalog (/Root)", trailer.offset)
+        self.catalog = catalog
+        self.info = trailer.get("Info")
+        self.cut: set[int] = set()  # object numbers written as null wherever a copied object refers to them
+        if type(root_ref) is Ref:
+            self.cut.add(root_ref.num)
+        for key in _CATALOG_CUT:
+            v = catalog.get(key)
+            if type(v) is Ref:
+                self.cut.add(v.num)
+        names = doc.resolve(catalog.get("Names"))
+        if isinstance(names, PdfDict) and type(names.get("Dests")) is Ref:
+            self.cut.add(names["Dests"].num)
+        # (ref, its dictionary, or its text when not parsed, what it inherits and does not have itself)
+        self.pages: list[tuple[Ref, PdfDict | bytes, dict[str, Any]]] = []
+        self.page_nums: set[int] = set()
+        self._walk(catalog.get("Pages"))
+
+    def _walk(self, tree_ref: Any) -> None:
+        doc = self.doc
+        if type(tree_ref) is not Ref:
+            raise PdfSyntaxError("the catalog's /Pages is not a reference", self.catalog.offset)
+        # (kids, next kid, what the node's pages inherit)
+        stack: list[tuple[list, int, dict[str, Any]]] = []
+        cut = self.cut
+
+        def enter(ref: Ref, node: Any, inherited: dict[str, Any]) -> None:
+            if not isinstance(node, PdfDict):
+                raise PdfSyntaxError("a page tree node is not a dictionary", doc.offset_of(ref))
+            if ref.num in cut:
+                raise PdfSyntaxError("the page tree has a loop", node.offset)
+            if len(stack) >= _MAX_TREE_DEPTH:
+                raise PdfSyntaxError("the page tree is nested too deep", node.offset)
+            cut.add(ref.num)
+            kids = doc.resolve(node.get("Kids"))
+            if not isinstance(kids, list):
+                raise PdfSyntaxError("a page tree node has no /Kids", node.offset)
+            mine = {k: node[k] for k in _INHERITABLE if k in node}
+            stack.append((kids, 0, {**inherited, **mine} if mine else inherited))
+
+        enter(tree_ref, doc.resolve(tree_ref), {})
+        while stack:
+            kids, i, inherited = stack[-1]
+            if i >= len(kids):
+                stack.pop()
+                continue
+            stack[-1] = (kids, i + 1, inherited)
+            ref = kids[i]
+            got = doc.source_of(ref) if type(ref) is Ref else None
+            if got is not None and got[1] is None:
+                text = got[0]
+                if text.lstrip().startswith(b"<<") and b"/Kids" not in text and b"/Pages" not in text and \
+                        _TEXTY.search(text) is None:
+                    # a plain page (the common case), kept as its text: its own keys are enough to know
+                    # what it inherits
+                    if ref.num in self.page_nums:
+                        raise PdfSyntaxError(f"page object {ref.num} appears twice in the page tree",
+                                             doc.offset_of(ref))
+                    self.page_nums.add(ref.num)
+                    self.pages.append((ref, text, {k: v for k, v in inherited.items() if not _has_key(text, k)}))
+                    continue
+            kid = doc.resolve(ref) if type(ref) is Ref else None
+            if not isinstance(kid, PdfDict):
+                raise PdfSyntaxError("a page tree kid is not a page or a node", doc.offset_of(ref) if
+                                     type(ref) is Ref else 0)
+            kind = kid.get("Type")
+            if kind == "Pages" or (kind is None and "Kids" in kid):
+                enter(ref, kid, inherited)
+                continue
+            if ref.num in self.page_nums:
+                raise PdfSyntaxError(f"page object {ref.num} appears twice in the page tree", kid.offset)
+            self.page_nums.add(ref.num)
+            self.pages.append((ref, kid, {k: v for k, v in inherited.items() if k not in kid}))
+
+
+class _Job:
+    """One print job's file, built in memory: objects numbered as they are first met."""
+
+    def __init__(self, source: _Source, index: StreamIndex, pieces: dict[str, Piece], job: PrintJobPlan,
+                 write_dparts: bool, had_labels: bool, stamp_time: str, out: BinaryIO) -> None:
+        self.source, self.doc = source, source.doc
+        self.index, self.pieces, self.job = index, pieces, job
+        self.write_dparts, self.had_labels, self.stamp_time = write_dparts, had_labels, stamp_time
+        self.new: dict[int, int] = {}  # source object number -> number in this file
+        self.count = 1
+        self.queue: list[Ref] = []
+        self.seen: dict[bytes, bytes] = {}  # a reference's text in the source -> in this file
+        self.out = out
+        self.chunks: list[bytes] = [b"%PDF-" + source.version + b"\n%\xe2\xe3\xcf\xd3\n"]
+        self.pos = len(self.chunks[0])
+        self.flushed = 0  # bytes of self.pos already written to out
+        self.offsets: dict[int, int] = {}
+
+    def number(self) -> int:
+        n = self.count
+        self.count += 1
+        return n
+
+    def ref_match(self, m: re.Match) -> bytes:
+        """`ref` for a reference found in an object's text by `_REF`."""
+        key = m.group(0)
+        got = self.seen.get(key)
+        if got is None:
+            got = self.seen[key] = self.ref(Ref(int(m.group(1)), int(m.group(2))))
+        return got
+
+    def ref(self, r: Ref) -> bytes:
+        n = self.new.get(r.num)
+        if n is None:
+            if r.num in self.source.cut or r.num in self.source.page_nums:
+                return b"null"  # see the module's docstring: a page of another job, the old tree or catalog
+            n = self.new[r.num] = self.number()
+            self.queue.append(r)
+        return b"%d 0 R" % n
+
+    def emit(self, n: int, body: bytes, data: bytes | None = None) -> None:
+        self.offsets[n] = self.pos
+        chunk = b"%d 0 obj\n%b\nendobj\n" % (n, body) if data is None else \
+            b"".join((b"%d 0 obj\n" % n, body, b"\nstream\n", data, b"\nendstream\nendobj\n"))
+        self.chunks.append(chunk)
+        self.pos += len(chunk)
+        if self.pos - self.flushed > _FLUSH:
+            self.out.write(b"".join(self.chunks))
+            self.chunks.clear()
+            self.flushed = self.pos
+
+    def drain(self) -> None:
+        """Copy every object met and not yet written, and what they refer to."""
+        queue, doc, ref_match = self.queue, self.doc, self.ref_match
+        while queue:
+            r = queue.pop()
+            got = doc.source_of(r)
+            if got is None:
+                self.emit(self.new[r.num], b"null")  # a reference to a free object is a null (ISO 32000-1 7.3.10)
+                continue
+            text, data = got
+            self.emit(self.new[r.num], _renumber(text, ref_match), data)
+
+    def _page(self, r: Ref, page: PdfDict | bytes, inherited: dict[str, Any], n_pages: int, leaf: int | None) -> bytes:
+        """A page's dictionary for this file: its own text with /Parent replaced, when that is all it takes (the
+        common case); else parsed and written again without the keys the module's docstring names."""
+        ref = self.ref
+        new_keys = [b"/Parent %d 0 R" % n_pages]
+        for k, v in inherited.items():
+            new_keys += [_name(k), b" ", _ser(v, ref)]
+        if leaf is not None:
+            new_keys.append(b"/DPart %d 0 R" % leaf)
+        if type(page) is bytes:
+            text = page
+            at = text.find(b"<<")
+            if text.count(b"/Parent") == 1 and _PAGE_DROP_KEYS.search(text) is None:
+                m = _PARENT.search(text)
+                if m is not None and _top_level(text, m.start()):
+                    return b"".join((b"<<", *new_keys, _renumber(text[at + 2:m.start()] + text[m.end():], self.ref_match)))
+            page = self.doc.resolve(r)
+            if not isinstance(page, PdfDict):
+                raise PdfSyntaxError(f"page object {r.num} is not a dictionary", self.doc.offset_of(r))
+        body = [b"<<", *new_keys]
+        for k, v in page.items():
+            if k not in _PAGE_DROP:
+                body += [_name(k), b" ", _ser(v, ref)]
+        body.append(b">>")
+        return b"".join(body)
+
+    def build(self) -> None:
+        index, pieces, source = self.index, self.pieces, self.source
+        n_pages, n_catalog, n_outlines = self.number(), self.number(), self.number()
+        # every page of the job, numbered before anything refers to it
+        plan: list[tuple[Piece, int, list[tuple[Ref, PdfDict, dict[str, Any]]], int, int | None, int | None]] = []
+        for pid in self.job.piece_ids:
+            piece = pieces[pid]
+            first, count = index.spans.get(pid, (piece.first_page, piece.pages))
+            objs = source.pages[first:first + count]
+            if not objs:
+                raise StreamError("a piece without pages", path=index.path, piece_id=pid)
+            for r, _, _ in objs:
+                self.new[r.num] = self.number()
+            item = self.number()
+            leaf = self.number() if self.write_dparts else None
+            pad = self.number() if piece.plex is Plex.DUPLEX and count % 2 else None
+            plan.append((piece, first, objs, item, leaf, pad))
+        n_dpart_node = self.number() if self.write_dparts else None
+        n_dpart_root = self.number() if self.write_dparts else None
+        ref = self.ref
+        kids: list[int] = []
+        items: list[int] = []
+        leaves: list[int] = []
+        label_nums: list[Any] = []
+        stamp = PdfString(self.stamp_time.encode())
+        for k_piece, (piece, first, objs, item, leaf, pad) in enumerate(plan):
+            start_at = len(kids)
+            for j, (r, page, inherited) in enumerate(objs):
+                n = self.new[r.num]
+                kids.append(n)
+                try:
+                    self.emit(n, self._page(r, page, inherited, n_pages, leaf))
+                    self.drain()
+                except PdfSyntaxError as exc:
+                    raise StreamError(f"cannot copy the page's objects: damaged PDF: {exc}", path=index.path,
+                                      offset=exc.offset, page=first + j + 1, piece_id=piece.piece_id) from None
+            if pad is not None:
+                r, page, inherited = objs[-1]
+                if type(page) is bytes:
+                    page = self.doc.resolve(r)
+                    if not isinstance(page, PdfDict):
+                        raise PdfSyntaxError(f"page object {r.num} is not a dictionary", self.doc.offset_of(r))
+                last_box = page.get("MediaBox", inherited.get("MediaBox"))
+            if pad is not None:
+                # the next piece starts on a front side: a blank back for this piece's last sheet (as pdf.py)
+                kids.append(pad)
+                box = last_box if last_box is not None else [0, 0, 612, 792]
+                private = {Name("Pad"): True, Name("PieceID"): PdfString(piece.piece_id.encode()),
+                           Name("Sheet"): (len(objs) + 1) // 2}
+                self.emit(pad, b"<</Type/Page/Parent %d 0 R/MediaBox " % n_pages + _ser(box, ref)
+                          + b"/Resources<<>>/PieceInfo"
+                          + _ser({Name("PMC"): {Name("LastModified"): stamp, Name("Private"): private}}, _plain) + b">>")
+                self.drain()
+            items.append(item)
+            first_new = self.new[objs[0][0].num]
+            title = piece.index.get("title") or outline_title(piece)
+            item_text = [b"<</Title ", _ser(_text_string(title), _plain), b"/Dest[%d 0 R/Fit]/Parent %d 0 R"
+                         % (first_new, n_outlines)]
+            if len(items) > 1:
+                item_text.append(b"/Prev %d 0 R" % items[-2])
+            if k_piece + 1 < len(plan):
+                item_text.append(b"/Next %d 0 R" % plan[k_piece + 1][3])
+            item_text.append(b">>")
+            self.emit(item, b"".join(item_text))
+            if leaf is not None:
+                leaves.append(leaf)
+                self.emit(leaf, b"<</Type/DPart/Parent %d 0 R/Start %d 0 R/End %d 0 R/DPM %b>>" % (
+                    n_dpart_node, first_new, self.new[objs[-1][0].num], _ser(_dpm(piece), _plain)))
+            if self.had_labels:
+                label_nums += [start_at, {Name("S"): Name("D"), Name("P"): _text_string(
+                    piece.index.get("label") or f"{piece.piece_id}-"), Name("St"): 1}]
+        self.emit(n_pages, b"<</Type/Pages/Kids[" + b" ".join(b"%d 0 R" % k for k in kids)
+                  + b"]/Count %d>>" % len(kids))
+        outline = {Name("Type"): Name("Outlines"), Name("Count"): len(items)}
+        if items:
+            outline[Name("First")], outline[Name("Last")] = Ref(items[0], 0), Ref(items[-1], 0)
+        self.emit(n_outlines, _ser(outline, _plain))
+        catalog = [b"<</Type/Catalog"]
+        for k, v in source.catalog.items():
+            if k in _CATALOG_DROP or k == "Type":
+                continue
+            if k == "Names":
+                names = self.doc.resolve(v)
+                if isinstance(names, PdfDict) and "Dests" in names:
+                    v = PdfDict((nk, nv) for nk, nv in names.items() if nk != "Dests")
+                    if not v:
+                        continue
+            catalog += [_name(k), b" ", _ser(v, ref)]
+        catalog.append(b"/Pages %d 0 R/Outlines %d 0 R" % (n_pages, n_outlines))
+        if n_dpart_node is not None and n_dpart_root is not None:
+            self.emit(n_dpart_node, _ser({Name("Type"): Name("DPart"),
+                                          Name("DParts"): [[Ref(x, 0) for x in leaves]]}, _plain))
+            self.emit(n_dpart_root, _ser({Name("Type"): Name("DPartRoot"), Name("DPartRootNode"): Ref(n_dpart_node, 0),
+                                          Name("RecordLevel"): 1}, _plain))
+            catalog.append(b"/DPartRoot %d 0 R" % n_dpart_root)
+        if self.had_labels:
+            catalog += [b"/PageLabels", _ser({Name("Nums"): label_nums}, _plain)]
+        catalog.append(b">>")
+        self.emit(n_catalog, b"".join(catalog))
+        info = ref(source.info) if type(source.info) is Ref else None
+        try:
+            self.drain()
+        except PdfSyntaxError as exc:
+            raise StreamError(f"cannot copy the catalog's objects: damaged PDF: {exc}", path=index.path,
+                              offset=exc.offset) from None
+        self.finish(info)
+
+    def finish(self, info: bytes | None) -> None:
+        size = self.count
+        if len(self.offsets) != size - 1:  # every number given out is written exactly once
+            raise AssertionError(f"{size - 1} objects numbered, {len(self.offsets)} written")
+        xref_at = self.pos
+        offsets = self.offsets
+        rows = [b"xref\n0 %d\n0000000000 65535 f \n" % size]
+        rows += [b"%010d 00000 n \n" % offsets[n] for n in range(1, size)]
+        digest = hashlib.md5(b"%s\0%s\0%d\0%s" % (self.index.path.encode(), self.job.name.encode(), xref_at,
+                                                 self.stamp_time.encode())).hexdigest().encode()
+        trailer = b"trailer\n<</Size %d/Root 2 0 R" % size
+        if info is not None and info != b"null":
+            trailer += b"/Info " + info
+        trailer += b"/ID[<%s><%s>]>>\nstartxref\n%d\n%%%%EOF\n" % (digest, digest, xref_at)
+        self.out.write(b"".join(self.chunks) + b"".join(rows) + trailer)
+        self.chunks.clear()
+
+
+def _top_level(text: bytes, pos: int) -> bool:
+    """Whether `pos` in a dictionary's text is at its top level (not inside a nested dictionary or array)."""
+    return text.count(b"<<", 0, pos) - text.count(b">>", 0, pos) == 1 and text.count(b"[", 0, pos) == text.count(b"]", 0, pos)
+
+
+def _has_key(text: bytes, key: str) -> bool:
+    """Whether a dictionary's text (without strings or comments) has `key` at its top level."""
+    name = b"/" + key.encode()
+    at = text.find(name)
+    while at >= 0:
+        after = text[at + len(name):at + len(name) + 1]
+        if (not after or after in b"\x00\t\n\x0c\r ()<>[]{}/%") and _top_level(text, at):
+            return True
+        at = text.find(name, at + 1)
+    return False
+
+
+def _plain(r: Ref) -> bytes:
+    """A reference among new objects, already numbered for this file."""
+    return b"%d 0 R" % r.num
+
+
+def _dpm(piece: Piece) -> dict:
+    dpm: dict[Any, Any] = {Name("PieceID"): _text_string(piece.piece_id),
+                           Name("Address"): [_text_string(x) for x in piece.recipient]}
+    if piece.postal_code:
+        dpm[Name("PostalCode")] = _text_string(piece.postal_code)
+    for k, v in piece.index.items():
+        if k not in ("title", "label") and re.fullmatch(r"[A-Za-z][A-Za-z0-9_]*", k):
+            dpm[Name(k)] = _text_string(v)
+    return dpm
+
+
+def _text_string(s: str) -> PdfString:
+    """A text string as pikepdf writes one: PDFDocEncoding where it suffices, else UTF-16BE."""
+    if _NOT_PDFDOC.search(s) is None:
+        return PdfString(s.encode("latin-1"))
+    return PdfString(b"\xfe\xff" + s.encode("utf-16-be"))
+
+
+_NAMES: dict[str, bytes] = {}
+
+
+def _name(s: str) -> bytes:
+    b = _NAMES.get(s)
+    if b is None:
+        b = b"/" + _NAME_ESCAPE.sub(lambda m: b"#%02X" % m[0][0], s.encode("latin-1"))
+        if len(_NAMES) < 4096:
+            _NAMES[s] = b
+    return b
+
+
+def _ser(v: Any, ref: Callable[[Ref], bytes]) -> bytes:
+    """A parsed value as PDF text, references through `ref`."""
+    t = type(v)
+    if t is Ref:
+        return ref(v)
+    if t is Name:
+        return _name(v)
+    if t is int:
+        return b"%d" % v
+    if t is PdfString:
+        return b"(" + v.replace(b"\\", b"\\\\").replace(b"(", b"\\(").replace(b")", b"\\)").replace(b"\r", b"\\r") \
+            + b")"
+    if t is bool:
+        return b"true" if v else b"false"
+    if t is float:
+        s = repr(v)
+        if "e" in s or "n" in s:  # exponents, inf, nan: PDF has no syntax for them
+            s = f"{v:.10f}".rstrip("0").rstrip(".") if v == v and abs(v) < 1e30 else "0"
+        return s.encode()
+    if v is None:
+        return b"null"
+    if isinstance(v, dict):
+        return b"<<" + b"".join(_name(k) + b" " + _ser(x, ref) for k, x in v.items()) + b">>"
+    if isinstance(v, list):
+        return b"[" + b" ".join(_ser(x, ref) for x in v) + b"]"
+    if t is Stream:
+        raise PdfSyntaxError("a stream where a direct value belongs", v.dict.offset)
+    raise TypeError(f"cannot write a {t.__name__}")
+
+
+def _renumber(text: bytes, ref: Callable[[re.Match], bytes]) -> bytes:
+    """An object's text with each reference renumbered through `ref` (given the match of `_REF`); literal
+    strings and comments as they are."""
+    sub = ref
+
+    if b"R" not in text:
+        return text
+    if _TEXTY.search(text) is None:
+        return _REF.sub(sub, text)
+    out: list[bytes] = []
+    pos = 0
+    n = len(text)
+    while pos < n:
+        m = _TEXTY.search(text, pos)
+        if m is None:
+            out.append(_REF.sub(sub, text[pos:]))
+            break
+        at = m.start()
+        out.append(_REF.sub(sub, text[pos:at]))
+        end = _literal_end(text, at) if text[at] == 0x28 else _line_end(text, at)
+        out.append(text[at:end])
+        pos = end
+    return b"".join(out)
+
+
+def _literal_end(text: bytes, at: int) -> int:
+    depth, i, n = 0, at, len(text)
+    while i < n:
+        c = text[i]
+        if c == 0x5c:  # backslash: the next byte is escaped
+            i += 2
+            continue
+        if c == 0x28:
+            depth += 1
+        elif c == 0x29:
+            depth -= 1
+            if depth == 0:
+                return i + 1
+        i += 1
+    return n
+
+
+def _line_end(text: bytes, at: int) -> int:
+    ends = [e for e in (text.find(b"\n", at), text.find(b"\r", at)) if e >= 0]
+    return min(ends) + 1 if ends else len(text)
