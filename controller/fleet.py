@@ -27,11 +27,14 @@ How work moves:
   names another job, is cut where it was last seen and its pieces moved; once the printer answers, its
   page counter (non-volatile) says how much of the job it made, and the sheets beyond the cut are named as
   duplicates to pull.
+- The moment a printer accepts a job is recorded: once Print-Job answers, the job's first piece gets a
+  SPOOLED -> SPOOLED event (device = the printer) whose data holds the print job, its IPP job-name and
+  job-id, the page counter read just before sending and `submitted: true` (one event per job: the ledger's
+  schema and the state machine stay as they are).
 - A run a controller did not finish (killed, crashed) is finished by `print_run(..., resume=True)` on the
-  same ledger, jobs and printers: see `_Run.recover`. The ledger holds no event for the moment a job is
-  sent, so a job a printer does not hold is either never sent or lost in a restart: it is taken as never
-  sent when the printer still holds other jobs of the run, and its pieces are named as possible
-  duplicates (an alert) otherwise.
+  same ledger, jobs and printers: see `_Run.recover`. A job its printer does not hold was never sent when
+  the ledger has no submission record of it; with one, the printer lost it (a restart), and the page
+  counter's advance since the recorded counter says what it printed of it.
 
 Device errors arrive as drivers.errors.DeviceError (the drivers map their libraries' exceptions) and
 mean "not answering" here. Every wait on a device is bounded by `asyncio.timeout`.
@@ -65,7 +68,7 @@ from controller.fleet_plan import (
     should_fail_over,
     split_for_failover,
 )
-from controller.ledger import Ledger
+from controller.ledger import HistoryEntry, Ledger
 from controller.model import Piece, PieceEvent, PieceEventKind, PieceState, Plex, PrintJob
 from drivers import ipp as ippd
 from drivers import snmp as snmpd
@@ -311,7 +314,9 @@ class _Placement:
     device: str
     prefix: int  # its leading pieces printed under that name
     live: tuple[Piece, ...]  # its pieces still spooled there
-    ipp_job: int | None  # the IPP job-id a printed piece recorded
+    ipp_job: int | None  # the IPP job-id its submission record or a printed piece recorded
+    sent_seq: int | None = None  # the ledger event recording its submission (None: no record, never sent)
+    counter_start: int | None = None  # the page counter read before it was sent, as recorded
 
 
 _FINAL = (ippd.JobState.COMPLETED, ippd.JobState.CANCELED, ippd.JobState.ABORTED)
@@ -698,6 +703,22 @@ class _Run:
             return
         p.queue.popleft()
         self.start_submission(p, work, js.job_id, counter_start)
+        await self.record_submission(p, work, js.job_id, counter_start)
+
+    async def record_submission(self, p: _Printer, work: _Work, ipp_job: int, counter_start: int | None) -> None:
+        """The moment the printer took the job, in the ledger: a SPOOLED -> SPOOLED event of its first piece.
+
+        One event per job, not per piece: a resume reads every piece's history of the job anyway. No
+        device_seq: this is the controller's own act, and an IPP job-id is no event number the ledger could
+        dedupe on (a printer may number its jobs from 1 again after a restart, and a later submission would
+        then be dropped as a replay). `reason` repeats the routing's, so the piece's last SPOOLED event still
+        says why it is where it is."""
+        data: dict[str, object] = {"print_job": work.job.print_job_id, "job_name": work.ipp_name,
+                                   "printer": p.config.name, "ipp_job": ipp_job, "submitted": True}
+        if counter_start is not None:
+            data["counter"] = counter_start
+        await self.ledger.append_many([PieceEvent(PieceEventKind.SPOOLED, work.pieces[0].piece_id,
+                                                  device=p.config.name, reason=work.reason, data=data)], batch=0)
 
     def start_submission(self, p: _Printer, work: _Work, ipp_job: int, counter_start: int | None) -> None:
         p.active = _Submission(work, p.config.name, ipp_job, counter_start)
@@ -724,6 +745,7 @@ class _Run:
         if found:
             p.queue.popleft()
             self.start_submission(p, work, found[0].job_id, None)  # its counter start is lost: no counter check
+            await self.record_submission(p, work, found[0].job_id, None)
             logger.warning("fleet: %s holds %s as job %d although its answer was lost: tracking it, not resending",
                            p.config.name, work.job.print_job_id, found[0].job_id)
             return True
@@ -787,7 +809,8 @@ class _Run:
         """What an interrupted run left, from the ledger and the printers; returns the work still to route.
 
         The ledger records a print job's pieces SPOOLED to a printer (data: print_job) when it is routed,
-        which is before it is sent, and PRINTED (data: print_job, ipp_job) as IPP confirms them. Each
+        which is before it is sent; its first piece SPOOLED again (data: submitted, ipp_job, counter) once
+        the printer took it; and PRINTED (data: print_job, ipp_job) as IPP confirms them. Each
         (printer, print job) a piece was ever spooled under is a placement; its pieces in print order are
         what the printer was (or would have been) sent, those printed under it lead. A placement whose pieces
         still stand spooled there is live: its job is looked up on the printer. One whose pieces have moved
@@ -817,8 +840,14 @@ class _Run:
                         if n.isdigit():
                             self.remainders[base] = max(self.remainders.get(base, 0), int(n))
         placements: list[_Placement] = []
+        latest: dict[str, int] = {}  # printer -> the last submission recorded to it
+        evidence = False  # a job of the run printed or held by a printer
         for w, histories in started:
             mine = self.placements_of(w, histories, states)
+            for pl in mine:
+                if pl.sent_seq is not None:
+                    latest[pl.device] = max(latest.get(pl.device, 0), pl.sent_seq)
+                evidence |= pl.prefix > 0
             # a placement printed whole before the controller stopped holds nothing to look for
             placements += [pl for pl in mine if pl.prefix < len(pl.work.pieces)]
             live = {x.piece_id for pl in mine for x in pl.live}
@@ -843,10 +872,17 @@ class _Run:
                                                 for js in table)
                 for name, table in tables.items()}
         found = [(pl, self.find_job(pl, tables[pl.device])) for pl in placements]
+        # a ledger written before submissions were recorded (none recorded, yet jobs were sent): a job a
+        # printer does not hold is judged as then, from what else of the run it holds
+        legacy = not latest and (evidence or any(ours.values()))
         # final jobs first: a printer's job still printing becomes its active one
         order = sorted(found, key=lambda f: not (f[1] and f[1].state in _FINAL))
         for pl, js in order:
-            await self.recover_placement(pl, js, to_route, run_on_printer=ours[pl.device])
+            # the page counter read before the last job sent to a printer counts that job alone: a later one
+            # would have waited for it to finish
+            last = pl.sent_seq is not None and latest.get(pl.device) == pl.sent_seq
+            await self.recover_placement(pl, js, to_route, run_on_printer=ours[pl.device], legacy=legacy,
+                                         counter_start=pl.counter_start if last else None)
         return to_route
 
     def placements_of(self, w: _Work, histories: Mapping[str, list], states: Mapping[str, PieceState]) -> list[_Placement]:
@@ -854,6 +890,7 @@ class _Run:
         last: dict[str, tuple[str, str, str]] = {}
         printed_under: dict[str, str] = {}
         ipp_ids: dict[tuple[str, str], int] = {}
+        sent: dict[tuple[str, str, str], HistoryEntry] = {}  # the last submission record of each placement
         fresh = (PieceState.SORTED, PieceState.REPRINT_QUEUED)
         for x in w.pieces:
             entries = histories[x.piece_id]
@@ -866,6 +903,8 @@ class _Run:
                     if x not in spooled.setdefault(key, []):
                         spooled[key].append(x)
                     last[x.piece_id] = key
+                    if h.data.get("submitted") is True and (key not in sent or sent[key].seq < h.seq):
+                        sent[key] = h
                 elif h.kind is PieceEventKind.PRINTED and isinstance(pj, str):
                     printed_under[x.piece_id] = pj
                     if h.device and isinstance(h.data.get("ipp_job"), int) and h.data["ipp_job"]:
@@ -882,8 +921,15 @@ class _Run:
             else:
                 job = dataclasses.replace(w.job, print_job_id=name, piece_ids=tuple(x.piece_id for x in full),
                                           sheets=sum(x.sheets for x in full), impressions=sum(impressions_of(x) for x in full))
-            out.append(_Placement(w.job, _Work(job, tuple(full), ipp_name=ipp_name), device, prefix, live,
-                                  ipp_ids.get((device, name))))
+            record = sent.get((device, name, ipp_name))
+            ipp_job = ipp_ids.get((device, name))
+            counter = None
+            if record is not None:
+                recorded, counter = record.data.get("ipp_job"), record.data.get("counter")
+                ipp_job = recorded if isinstance(recorded, int) and recorded else ipp_job
+                counter = counter if isinstance(counter, int) else None
+            out.append(_Placement(w.job, _Work(job, tuple(full), ipp_name=ipp_name), device, prefix, live, ipp_job,
+                                  record.seq if record is not None else None, counter))
         return out
 
     async def job_table(self, printer: str) -> list[ippd.JobStatus] | None:
@@ -911,7 +957,9 @@ class _Run:
         return max(alive or named, key=lambda js: js.job_id)
 
     async def recover_placement(self, pl: _Placement, js: ippd.JobStatus | None | bool, to_route: list[_Work], *,
-                                run_on_printer: bool) -> None:
+                                run_on_printer: bool, legacy: bool = False, counter_start: int | None = None) -> None:
+        """`counter_start`: the page counter recorded when the job was sent, given when no later job was sent to
+        its printer (so the counter's advance since is this job's)."""
         name, device = pl.work.job.print_job_id, pl.device
         p = self.printers.get(device)
         kept = sum(impressions_of(x) for x in pl.work.pieces[:pl.prefix])
@@ -946,11 +994,29 @@ class _Run:
             if not pl.live:
                 return
             maybe = [x.piece_id for x in pl.work.pieces[pl.prefix:]]
-            if pl.prefix:
-                # pieces printed under it: it was sent, and the printer lost it (a restart) after printing them
+            if not legacy and pl.sent_seq is None and not pl.prefix:
+                # the ledger records every job a printer took: this one was routed and never sent
+                route_again(f"{device} holds no job named {name}: never sent")
+                return
+            if not legacy and counter_start is not None:
+                status = await self.snmp_poll(p)
+                if status is not None and status.reachable and status.page_count is not None:
+                    # sent (recorded) and lost in a restart: the non-volatile counter says what it printed of it
+                    sub = _Submission(pl.work, device, pl.ipp_job or 0, counter_start, state=ippd.JobState.ABORTED,
+                                      printed=pl.prefix, moved_at=kept, moved_time=now, lost=True, resumed=True)
+                    p.jobs += 1
+                    route_again(f"{device} lost job {pl.ipp_job} (a restart?) after {pl.prefix} pieces printed; "
+                                f"its page counter moved {counter_delta(counter_start, status.page_count)} since it "
+                                f"was sent")
+                    self.close_cut_job(p, sub, status.page_count)
+                    return
+            if pl.prefix or not legacy:
+                # pieces printed under it, or its submission recorded: it was sent, and the printer lost it (a
+                # restart); with no counter to read (no SNMP, a later job sent) what it printed is not known
                 self.alert(f"{device} no longer holds print job {name} (a restart?) after printing {pl.prefix} of its "
-                           f"pieces: sheets of pieces {_some(maybe)} may be on its output stack and are printed "
-                           f"again: pull them")
+                           f"pieces{'' if pl.sent_seq is None else ' (sent as job %s)' % pl.ipp_job}, and what it "
+                           f"printed of it cannot be counted: sheets of pieces {_some(maybe)} may be on its output "
+                           f"stack and are printed again: pull them")
                 route_again(f"{device} lost it after {pl.prefix} pieces printed")
             elif run_on_printer:
                 # the printer still holds other jobs of the run, so it did not lose its job table: never sent
@@ -963,6 +1029,8 @@ class _Run:
             return
         sub = _Submission(pl.work, device, js.job_id, None, state=js.state,
                           confirmed=js.impressions_completed or 0, printed=pl.prefix)
+        if pl.live and js.job_id == pl.ipp_job:
+            sub.counter_start = counter_start  # reconciled against the counter as a job sent by this run is
         if not pl.live:
             # an earlier placement, its unprinted pieces moved on: what it delivered beyond them is a duplicate
             if sub.state in _FINAL and sub.confirmed <= kept:
@@ -1249,9 +1317,11 @@ async def print_run(
     pieces still sorted are routed; pieces spooled to a printer are looked for there by print job name
     (and IPP job-id, when a printed piece recorded it): a job completed marks them printed, a job still
     there is tracked, a job cancelled or aborted is cut after what it delivered; a job the printer does not
-    hold is routed again; a printer not answering keeps the job on its list of cut jobs (cancelled and its
-    late sheets named as duplicates when it answers) while its pieces are routed elsewhere. Pieces printed
-    are not sent again. `FleetReport.resumed` says what was found for each print job.
+    hold is routed again (never sent, when the ledger holds no record of it reaching the printer; lost in a
+    restart otherwise, and the sheets the page counter says it made beyond its printed pieces are named as
+    duplicates); a job picked up is reconciled against the counter recorded when it was sent; a printer not
+    answering keeps the job on its list of cut jobs (cancelled and its late sheets named as duplicates when
+    it answers) while its pieces are routed elsewhere. Pieces printed are not sent again. `FleetReport.resumed` says what was found for each print job.
     """
     by_id = dict(pieces) if isinstance(pieces, Mapping) else {x.piece_id: x for x in pieces}
     started = time.monotonic()

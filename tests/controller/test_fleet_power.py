@@ -13,7 +13,7 @@ from controller.fleet_demo import check_sheets
 from controller.model import PieceEventKind, PieceState
 from simulators.printer import Fault
 
-from tests.controller.test_fleet import RUN, open_ledger, printers, run_of
+from tests.controller.test_fleet import RUN, open_ledger, printers, routings, run_of
 
 
 @pytest.mark.timeout(60)
@@ -33,7 +33,7 @@ async def test_a_printer_losing_power_mid_job_fails_over_once_and_every_sheet_is
             if outage == "past-the-grace-time":
                 # switched on again once the controller has moved the work (the ledger shows it)
                 last = jobs[0].piece_ids[-1]
-                while sum(h.kind is PieceEventKind.SPOOLED for h in await ledger.history(last)) < 2:
+                while len(routings(await ledger.history(last))) < 2:
                     await asyncio.sleep(0.01)
             else:
                 # switched on again once the controller has found it silent (its request timed out and it

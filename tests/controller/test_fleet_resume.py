@@ -162,32 +162,99 @@ async def test_a_run_killed_mid_way_is_finished_by_resume_with_every_sheet_print
         assert was_printing
 
 
+def submitted_in_ledger(path: Path, printer: str) -> int:
+    """Jobs the ledger records as taken by `printer` (a SPOOLED event with data.submitted)."""
+    con = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+    try:
+        return con.execute("SELECT count(*) FROM events WHERE kind = 'spooled' AND device = ?"
+                           " AND json_extract(data, '$.submitted') = 1", (printer,)).fetchone()[0]
+    except sqlite3.OperationalError:
+        return 0
+    finally:
+        con.close()
+
+
+def spooled_in_ledger(path: Path) -> int:
+    con = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+    try:
+        return con.execute("SELECT count(*) FROM pieces WHERE state = 'spooled'").fetchone()[0]
+    except sqlite3.OperationalError:
+        return 0
+    finally:
+        con.close()
+
+
+LOST_AT = {
+    # lp-1 took pj-1 (the ledger recorded it) and no piece of it is marked printed yet
+    "just-sent": lambda sims, ledger: submitted_in_ledger(ledger, "lp-1") > 0 and printed_in_ledger(ledger) == 0,
+    # pieces of pj-1 are marked printed and lp-1 is halfway through it
+    "mid-job": lambda sims, ledger: printed_in_ledger(ledger) > 0 and any(
+        not j.state.is_final and j.impressions_completed * 2 >= j.impressions for j in sims[0].state.jobs.values()),
+}
+
+
 @pytest.mark.timeout(120)
-async def test_resume_names_the_sheets_of_a_job_a_printer_lost_while_the_controller_was_down(tmp_path):
-    """The controller is killed, then lp-1 loses its power and its job table: the resumed run cannot count what
-    lp-1 printed of the lost job, so it prints those pieces again and names them as possible duplicates."""
+@pytest.mark.parametrize("point", list(LOST_AT))
+async def test_resume_counts_what_a_printer_printed_of_a_job_it_lost_while_the_controller_was_down(tmp_path, point):
+    """The controller is killed, then lp-1 loses its power and its job table. The ledger recorded pj-1 reaching lp-1
+    and the page counter then, so the resumed run knows it was sent, reads from lp-1's (non-volatile) counter how
+    much of it lp-1 made, prints the pieces not marked printed again and names exactly the sheets printed twice;
+    the lost job's reconciliation balances on the counter."""
     async with print_room(tmp_path, pieces_n=24, jobs_n=2, speed=40) as (sims, pieces, jobs, args):
         ledger_path = tmp_path / "ledger.sqlite"
         lp1 = sims[0]
         proc = await start_pmc(*args, *FAST)
         try:
-            await until(lambda: printed_in_ledger(ledger_path) > 0 and any(
-                not j.state.is_final and j.impressions_completed * 2 >= j.impressions for j in lp1.state.jobs.values()))
+            await until(lambda: LOST_AT[point](sims, ledger_path) or proc.returncode is not None)
         finally:
             await kill(proc)
         lp1.inject(Fault.POWER_OFF)
         lp1.clear(Fault.POWER_OFF)
+        assert not lp1.state.jobs
+        made = lp1.state.life_impressions
         code, out = await resume(args)
         stacks = sheets_on_stacks(sims)
     problems, counts = await ledger_says(ledger_path, pieces)
     assert problems == [] and counts == {RUN: {PieceState.PRINTED: len(pieces)}}
-    assert code == 1 and "ALERT lp-1 no longer holds print job" in out, out  # an operator must pull sheets
-    alert = next(line for line in out.splitlines() if "ALERT lp-1 no longer holds" in line)
-    want = planned_sheets(pieces)
-    assert set(stacks) == set(want)
-    twice = {want[code] for code, n in stacks.items() if n == 2}
-    assert all(n in (1, 2) for n in stacks.values()) and twice
-    assert all(pid in alert for pid in twice)  # every piece printed twice is named
+    assert "resumed: pj-1 on lp-1: lp-1 lost job 1 (a restart?)" in out, out
+    extra = assert_every_extra_sheet_named(stacks, pieces, out)  # each sheet printed twice is named, no other
+    (lost,) = [line for line in out.splitlines() if line.startswith("  reconcile pj-1 on lp-1:")]
+    assert f"IPP lost (restart), counter +{made}," in lost and lost.endswith(": balanced"), out
+    alerts = [line for line in out.splitlines() if "ALERT" in line]
+    assert all("before it lost the job in a restart: pull the sheets of pieces" in a for a in alerts), out
+    assert (code, len(alerts)) == ((1, 1) if extra else (0, 0)), out
+    if point == "mid-job":
+        assert extra
+
+
+@pytest.mark.timeout(120)
+async def test_a_run_killed_after_routing_and_before_sending_is_resumed_without_an_alert(tmp_path):
+    """Both printers answer every Print-Job busy: the controller routes all four jobs (SPOOLED) and none reaches a
+    printer before it is killed. No printer holds a job of the run, and the ledger records none sent: the resumed
+    run routes them again as never sent, with no alert."""
+    async with print_room(tmp_path) as (sims, pieces, jobs, args):
+        ledger_path = tmp_path / "ledger.sqlite"
+        many = 10**6
+        for s in sims:
+            s.inject(Fault.BUSY, count=many)
+        proc = await start_pmc(*args, *FAST)
+        try:
+            await until(lambda: (spooled_in_ledger(ledger_path) == len(pieces)
+                                 and all(s.state.busy_left < many for s in sims)) or proc.returncode is not None)
+        finally:
+            await kill(proc)
+        for s in sims:
+            s.clear(Fault.BUSY)
+        assert not jobs_on(sims)
+        code, out = await resume(args)
+        stacks = sheets_on_stacks(sims)
+    assert code == 0 and "ALERT" not in out, out
+    problems, counts = await ledger_says(ledger_path, pieces)
+    assert problems == [] and counts == {RUN: {PieceState.PRINTED: len(pieces)}}
+    assert stacks == Counter(list(planned_sheets(pieces)))
+    never = [line for line in out.splitlines() if line.startswith("  resumed: ") and line.count(": never sent;")]
+    assert len(never) == len(jobs), out
+    assert all(r.endswith(": balanced") for r in out.splitlines() if r.startswith("  reconcile "))
 
 
 async def test_printing_a_plan_whose_run_was_begun_is_refused_without_resume(tmp_path, capsys):
@@ -209,7 +276,9 @@ def respooled(path: Path) -> int:
     """Pieces the ledger shows spooled more than once (moved to another printer)."""
     con = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
     try:
-        return len(con.execute("SELECT piece_id FROM events WHERE kind = 'spooled' GROUP BY piece_id"
+        # a routing, not the record of a submission (data: submitted)
+        return len(con.execute("SELECT piece_id FROM events WHERE kind = 'spooled'"
+                               " AND json_extract(data, '$.submitted') IS NULL GROUP BY piece_id"
                                " HAVING count(*) > 1").fetchall())
     except sqlite3.OperationalError:
         return 0
