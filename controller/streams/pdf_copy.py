@@ -52,6 +52,7 @@ _CATALOG_DROP = frozenset(("Pages", "Outlines", "DPartRoot", "PageLabels", "Dest
 _CATALOG_CUT = ("Outlines", "DPartRoot", "StructTreeRoot", "AcroForm")  # references to these become null
 _MAX_TREE_DEPTH = 64
 _FLUSH = 1 << 20  # bytes of output held before they are written
+_CACHE = 4096  # objects kept split at their references (see _Source.copy_of)
 
 _WS = rb"\x00\t\n\x0c\r "
 _REF = re.compile(rb"(?<![^" + _WS + rb"()<>\[\]{}])(\d+)[" + _WS + rb"]+(\d+)[" + _WS + rb"]+R(?![^" + _WS
@@ -121,7 +122,22 @@ class _Source:
         # (ref, its dictionary, or its text when not parsed, what it inherits and does not have itself)
         self.pages: list[tuple[Ref, PdfDict | bytes, dict[str, Any]]] = []
         self.page_nums: set[int] = set()
+        self.cache: dict[Ref, tuple[list, bytes | None]] = {}
         self._walk(catalog.get("Pages"))
+
+    def copy_of(self, r: Ref) -> tuple[list, bytes | None] | None:
+        """An object's text split at its references (`_split_refs`) and its stream data; None for a free or
+        missing object. Objects without stream data are kept (a bounded number): a split copies the shared
+        ones (fonts, resources, /Info) into every job."""
+        got = self.cache.get(r)
+        if got is None:
+            src = self.doc.source_of(r)
+            if src is None:
+                return None
+            got = (_split_refs(src[0]), src[1])
+            if src[1] is None and len(self.cache) < _CACHE:
+                self.cache[r] = got
+        return got
 
     def _walk(self, tree_ref: Any) -> None:
         doc = self.doc
@@ -191,7 +207,6 @@ class _Job:
         self.new: dict[int, int] = {}  # source object number -> number in this file
         self.count = 1
         self.queue: list[Ref] = []
-        self.seen: dict[bytes, bytes] = {}  # a reference's text in the source -> in this file
         self.out = out
         self.chunks: list[bytes] = [b"%PDF-" + source.version + b"\n%\xe2\xe3\xcf\xd3\n"]
         self.pos = len(self.chunks[0])
@@ -203,13 +218,12 @@ class _Job:
         self.count += 1
         return n
 
-    def ref_match(self, m: re.Match) -> bytes:
-        """`ref` for a reference found in an object's text by `_REF`."""
-        key = m.group(0)
-        got = self.seen.get(key)
-        if got is None:
-            got = self.seen[key] = self.ref(Ref(int(m.group(1)), int(m.group(2))))
-        return got
+    def join(self, parts: list) -> bytes:
+        """An object's text from its parts (`_split_refs`), its references renumbered for this file."""
+        if len(parts) == 1:
+            return parts[0]
+        ref = self.ref
+        return b"".join([p if k % 2 == 0 else ref(p) for k, p in enumerate(parts)])
 
     def ref(self, r: Ref) -> bytes:
         n = self.new.get(r.num)
@@ -233,15 +247,15 @@ class _Job:
 
     def drain(self) -> None:
         """Copy every object met and not yet written, and what they refer to."""
-        queue, doc, ref_match = self.queue, self.doc, self.ref_match
+        queue, copy_of = self.queue, self.source.copy_of
         while queue:
             r = queue.pop()
-            got = doc.source_of(r)
+            got = copy_of(r)
             if got is None:
                 self.emit(self.new[r.num], b"null")  # a reference to a free object is a null (ISO 32000-1 7.3.10)
                 continue
-            text, data = got
-            self.emit(self.new[r.num], _renumber(text, ref_match), data)
+            parts, data = got
+            self.emit(self.new[r.num], self.join(parts), data)
 
     def _page(self, r: Ref, page: PdfDict | bytes, inherited: dict[str, Any], n_pages: int, leaf: int | None) -> bytes:
         """A page's dictionary for this file: its own text with /Parent replaced, when that is all it takes (the
@@ -258,7 +272,7 @@ class _Job:
             if text.count(b"/Parent") == 1 and _PAGE_DROP_KEYS.search(text) is None:
                 m = _PARENT.search(text)
                 if m is not None and _top_level(text, m.start()):
-                    return b"".join((b"<<", *new_keys, _renumber(text[at + 2:m.start()] + text[m.end():], self.ref_match)))
+                    return b"".join((b"<<", *new_keys, self.join(_split_refs(text[at + 2:m.start()] + text[m.end():]))))
             page = self.doc.resolve(r)
             if not isinstance(page, PdfDict):
                 raise PdfSyntaxError(f"page object {r.num} is not a dictionary", self.doc.offset_of(r))
@@ -476,29 +490,25 @@ def _ser(v: Any, ref: Callable[[Ref], bytes]) -> bytes:
     raise TypeError(f"cannot write a {t.__name__}")
 
 
-def _renumber(text: bytes, ref: Callable[[re.Match], bytes]) -> bytes:
-    """An object's text with each reference renumbered through `ref` (given the match of `_REF`); literal
-    strings and comments as they are."""
-    sub = ref
-
+def _split_refs(text: bytes) -> list:
+    """An object's text split at its references: [text, Ref, text, ..., text], literal strings and comments
+    left whole (`1 0 R` inside a string is no reference)."""
     if b"R" not in text:
-        return text
-    if _TEXTY.search(text) is None:
-        return _REF.sub(sub, text)
-    out: list[bytes] = []
-    pos = 0
+        return [text]
+    parts: list = []
+    last = pos = 0
     n = len(text)
     while pos < n:
         m = _TEXTY.search(text, pos)
+        code_end = m.start() if m is not None else n
+        for r in _REF.finditer(text, pos, code_end):
+            parts += [text[last:r.start()], Ref(int(r.group(1)), int(r.group(2)))]
+            last = r.end()
         if m is None:
-            out.append(_REF.sub(sub, text[pos:]))
             break
-        at = m.start()
-        out.append(_REF.sub(sub, text[pos:at]))
-        end = _literal_end(text, at) if text[at] == 0x28 else _line_end(text, at)
-        out.append(text[at:end])
-        pos = end
-    return b"".join(out)
+        pos = _literal_end(text, code_end) if text[code_end] == 0x28 else _line_end(text, code_end)
+    parts.append(text[last:])
+    return parts
 
 
 def _literal_end(text: bytes, at: int) -> int:
