@@ -12,6 +12,7 @@ import asyncio
 import importlib
 import inspect
 import logging
+import os
 import sys
 
 from controller.errors import PmcError
@@ -76,6 +77,10 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("pmc: interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:  # `pmc ... | head`: the reader has gone; say nothing more
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())  # so that the interpreter's last flush does not fail again
+        return EXIT_FAILURE
     return int(result or 0)
 
 

@@ -116,3 +116,15 @@ def test_a_command_imports_only_its_own_module():
              "print(sorted(m for m in sys.modules if m.startswith('controller.commands.') or m == 'controller.config'))")
     out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True).stdout
     assert out.strip().splitlines()[-1] == "['controller.commands.stream']"
+
+
+def test_a_reader_that_stops_early_gets_no_traceback():
+    """`pmc stream inspect BIG | head -1`: the pipe closes under pmc, which stops quietly."""
+    stream = ROOT / "fixtures" / "streams" / "afp" / "fop_statements.afp"
+    proc = subprocess.Popen([sys.executable, "-m", "controller.cli", "stream", "inspect", str(stream), "--rows", "24"],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, cwd=ROOT)
+    proc.stdout.close()  # nobody reads
+    err = proc.stderr.read().decode()
+    proc.stderr.close()
+    assert proc.wait(timeout=60) == 1
+    assert "Traceback" not in err and "BrokenPipe" not in err, err
