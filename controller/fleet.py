@@ -78,7 +78,7 @@ logger = logging.getLogger(__name__)
 __all__ = [
     "FleetError", "NoPrinterError", "FleetTimeoutError", "FleetReport", "JobFigures", "PrinterFigures",
     "Failover", "Spoil", "print_run", "merge_health", "caps_of", "page_list_documents", "stream_documents",
-    "PAGE_LIST_FORMAT", "poll_printers", "FleetMonitor", "PrinterLook",
+    "file_documents", "STREAM_DOCUMENT_FORMATS", "PAGE_LIST_FORMAT", "poll_printers", "FleetMonitor", "PrinterLook",
 ]
 
 PAGE_LIST_FORMAT = "application/vnd.pmc.pages"  # one line per page: the control code, or "-"
@@ -284,6 +284,47 @@ def stream_documents(index, writer, stamps, work_dir: Path) -> Callable[[PrintJo
         plan = EngineeringPlan(jobs=(PrintJobPlan(job.print_job_id, job.piece_ids),), stamps=stamps)
         (path,) = writer.write(sub, plan, Path(work_dir))
         return Path(path).read_bytes()
+
+    return make
+
+
+# IPP document-format of each print-stream format (controller.streams.base.StreamFormat values)
+STREAM_DOCUMENT_FORMATS: Mapping[str, str] = {
+    "afp": "application/vnd.ibm.modcap",
+    "pdf": "application/pdf",
+    "ps": "application/postscript",
+    "pcl": "application/vnd.hp-pcl",
+}
+
+
+def file_documents(files: Mapping[str, Path], work_dir: Path) -> Callable[[PrintJob], bytes]:
+    """Documents from print-ready files, one per planned print job (`files`: print job ID -> its file), sent as
+    they are. A print job cut from one of them (a failover's or a resumed run's remainder: `pj-1~2`, some of
+    pj-1's pieces) is cut from that file: its pieces are copied, in the remainder's order, into a new file in
+    `work_dir`, with their sheets as stamped there (nothing is stamped again)."""
+    import threading
+
+    from controller.streams.registry import index_stream, writer_for
+
+    indexes: dict[str, object] = {}
+    lock = threading.Lock()  # documents are made in worker threads, maybe two at once
+
+    def make(job: PrintJob) -> bytes:
+        base = job.print_job_id.split("~", 1)[0]
+        path = files.get(base)
+        if path is None:
+            raise FleetError(f"print job {job.print_job_id}: the plan names no file for print job {base}")
+        if job.print_job_id == base:
+            return Path(path).read_bytes()
+        with lock:
+            index = indexes.get(base)
+            if index is None:
+                index = indexes[base] = index_stream(Path(path), sidecar=None)
+            held = {x.piece_id for x in index.pieces}
+            missing = [pid for pid in job.piece_ids if pid not in held]
+            if missing:
+                raise FleetError(f"print job {job.print_job_id}: {path} holds no piece {missing[0]}")
+            return stream_documents(index, writer_for(index.format), {}, Path(work_dir))(job)
 
     return make
 
@@ -816,13 +857,19 @@ class _Run:
         still stand spooled there is live: its job is looked up on the printer. One whose pieces have moved
         on (a failover) is looked up too: sheets it delivered beyond its printed pieces are duplicates.
         """
+        # one read per piece: its history, whose last event gives its state (reading the state as well cost
+        # 40% more: 3.4 s against 2.1 s for 20,000 pieces; the ledger has no query for many pieces at once)
         states: dict[str, PieceState] = {}
+        all_histories: dict[str, list[HistoryEntry]] = {}
         for w in works:
             for x in w.pieces:
-                rec = await self.ledger.piece(x.piece_id)
-                if rec is None:
+                if x.piece_id in all_histories:
+                    continue
+                entries = await self.ledger.history(x.piece_id)
+                if not entries:
                     raise FleetError(f"print job {w.job.print_job_id}: piece {x.piece_id} is not in the ledger")
-                states[x.piece_id] = rec.state
+                all_histories[x.piece_id] = entries
+                states[x.piece_id] = entries[-1].to_state
         fresh = (PieceState.SORTED, PieceState.REPRINT_QUEUED)
         to_route: list[_Work] = []
         started: list[tuple[_Work, dict[str, list]]] = []
@@ -831,7 +878,7 @@ class _Run:
                 to_route.append(w)
                 self.resumed.append(f"{w.job.print_job_id}: never routed; routed now")
                 continue
-            histories = {x.piece_id: await self.ledger.history(x.piece_id) for x in w.pieces}
+            histories = {x.piece_id: all_histories[x.piece_id] for x in w.pieces}
             started.append((w, histories))
             for entries in histories.values():
                 for h in entries:  # every ~n name ever used, a reprint's earlier life included
@@ -886,7 +933,7 @@ class _Run:
         return to_route
 
     def placements_of(self, w: _Work, histories: Mapping[str, list], states: Mapping[str, PieceState]) -> list[_Placement]:
-        spooled: dict[tuple[str, str, str], list[Piece]] = {}
+        spooled: dict[tuple[str, str, str], dict[str, Piece]] = {}  # in print order
         last: dict[str, tuple[str, str, str]] = {}
         printed_under: dict[str, str] = {}
         ipp_ids: dict[tuple[str, str], int] = {}
@@ -900,8 +947,7 @@ class _Run:
                 pj = h.data.get("print_job") if h.data else None
                 if h.kind is PieceEventKind.SPOOLED and isinstance(pj, str) and h.device:
                     key = (h.device, pj, str(h.data.get("job_name") or pj))
-                    if x not in spooled.setdefault(key, []):
-                        spooled[key].append(x)
+                    spooled.setdefault(key, {}).setdefault(x.piece_id, x)
                     last[x.piece_id] = key
                     if h.data.get("submitted") is True and (key not in sent or sent[key].seq < h.seq):
                         sent[key] = h
@@ -910,7 +956,8 @@ class _Run:
                     if h.device and isinstance(h.data.get("ipp_job"), int) and h.data["ipp_job"]:
                         ipp_ids[(h.device, pj)] = h.data["ipp_job"]
         out = []
-        for (device, name, ipp_name), full in spooled.items():
+        for (device, name, ipp_name), by_piece in spooled.items():
+            full = list(by_piece.values())
             prefix = 0
             while prefix < len(full) and printed_under.get(full[prefix].piece_id) == name:
                 prefix += 1
