@@ -32,6 +32,7 @@ encrypted source.
 from __future__ import annotations
 
 import hashlib
+import logging
 import re
 from pathlib import Path
 from typing import Any, BinaryIO, Callable
@@ -44,6 +45,8 @@ from controller.streams.pdf_index import outline_title
 from controller.streams.pdf_objects import Name, PdfDict, PdfObjects, PdfString, PdfSyntaxError, Ref, Stream
 
 __all__ = ["can_copy", "write_jobs"]
+
+logger = logging.getLogger(__name__)
 
 _INHERITABLE = ("Resources", "MediaBox", "CropBox", "Rotate")
 _PAGE_DROP = frozenset(("Parent", "DPart", "PieceInfo", "StructParents", "B"))
@@ -207,6 +210,7 @@ class _Job:
         self.new: dict[int, int] = {}  # source object number -> number in this file
         self.count = 1
         self.queue: list[Ref] = []
+        self.nulled = 0  # references written as null
         self.out = out
         self.chunks: list[bytes] = [b"%PDF-" + source.version + b"\n%\xe2\xe3\xcf\xd3\n"]
         self.pos = len(self.chunks[0])
@@ -229,6 +233,7 @@ class _Job:
         n = self.new.get(r.num)
         if n is None:
             if r.num in self.source.cut or r.num in self.source.page_nums:
+                self.nulled += 1
                 return b"null"  # see the module's docstring: a page of another job, the old tree or catalog
             n = self.new[r.num] = self.number()
             self.queue.append(r)
@@ -388,6 +393,9 @@ class _Job:
         except PdfSyntaxError as exc:
             raise StreamError(f"cannot copy the catalog's objects: damaged PDF: {exc}", path=index.path,
                               offset=exc.offset) from None
+        if self.nulled:
+            logger.info("%s: print job %s: %d references to pages of other jobs or to the source's page tree, "
+                        "catalog, outline or structure written as null", index.path, self.job.name, self.nulled)
         self.finish(info)
 
     def finish(self, info: bytes | None) -> None:

@@ -126,6 +126,29 @@ def test_pages_under_a_nested_tree_get_what_they_inherited(tmp_path):
                 assert "/Font" in page.obj.Resources and page.obj.Rotate == 0
 
 
+def _gs_render(path: Path, page: int, out: Path) -> bytes:
+    exe = shutil.which("gs")
+    if exe is None:
+        pytest.skip("Ghostscript is not installed")
+    subprocess.run([exe, "-q", "-dBATCH", "-dNOPAUSE", "-dSAFER", "-sDEVICE=pgmraw", "-r50", f"-dFirstPage={page}",
+                    f"-dLastPage={page}", f"-sOutputFile={out}", str(path)], check=True, timeout=120)
+    return out.read_bytes()
+
+
+@pytest.mark.peer
+def test_ghostscript_renders_the_copied_pages_as_the_pikepdf_writers(tmp_path):
+    src = tmp_path / "nested.pdf"
+    _nested(PDF_DIR / "gs_pdfwrite.pdf", src)
+    index = pdf.READER.index(src, job_id="J1")
+    plan = shuffled_plan(index, seed=12, jobs=1, stamps=False)
+    (ours,) = _write(index, plan, tmp_path / "copy", copy=True)
+    (theirs,) = _write(index, plan, tmp_path / "pikepdf", copy=False)
+    for page in (1, 2, index.pages):
+        a = _gs_render(ours, page, tmp_path / f"a{page}.pgm")
+        assert a == _gs_render(theirs, page, tmp_path / f"b{page}.pgm")
+        assert min(a[64:]) < 128  # not a blank page (past the PGM header)
+
+
 @pytest.mark.peer
 @pytest.mark.parametrize("qpdf_args", [["--object-streams=generate"], ["--linearize"],
                                        ["--object-streams=generate", "--linearize"]])
@@ -196,7 +219,7 @@ def test_a_split_copies_only_each_jobs_own_objects(tmp_path):
             assert len(doc.pages) == piece.pages
             objects = sum(1 for _ in doc.objects)
             assert objects < 40  # its pages, their content, fonts, outline, DParts: not the source's ~200
-    with pikepdf.open(files[0]) as doc:
+    with pikepdf.open(files[0]) as doc:  # the first piece's job: the link's target is in the last one
         annot = doc.pages[0].obj.Annots[0]
         assert annot.P == doc.pages[0].obj
         assert annot.Dest[0] is None  # the page it pointed at is in another job
