@@ -16,7 +16,7 @@ from controller.errors import StreamError
 from controller.streams import pdf
 from controller.streams.base import EngineeringPlan, PrintJobPlan
 from tests.controller.streams.streamkit import STREAMS, expected_after, generator, pieces_view, render_pdf, \
-    shuffled_plan
+    sample_sidecar, shuffled_plan
 
 PDF_DIR = STREAMS / "pdf"
 SOURCES = ["outline.pdf", "dpart.pdf", "gs_pdfwrite.pdf"]
@@ -76,6 +76,20 @@ def test_reorder_and_split_give_the_pikepdf_writers_pieces_and_pages(name, tmp_p
     for jobs in (1, 3):
         _same_as_pikepdf(index, shuffled_plan(index, seed=11 + jobs, jobs=jobs, stamps=False), tmp_path / str(jobs),
                          render=3 if jobs == 1 else 0)
+
+
+@pytest.mark.peer
+def test_a_page_label_source_keeps_its_labels(tmp_path):
+    index = pdf.READER.index(PDF_DIR / "labels.pdf", job_id="J1", sidecar=sample_sidecar())
+    plan = shuffled_plan(index, seed=6, jobs=2, stamps=False)
+    for job, f in zip(plan.jobs, _same_as_pikepdf(index, plan, tmp_path)):
+        with pikepdf.open(f) as doc:
+            nums = list(doc.Root.PageLabels.Nums)
+        starts = [int(x) for x in nums[0::2]]
+        prefixes = [str(x.P) for x in nums[1::2]]
+        by_id = {p.piece_id: p for p in index.pieces}
+        assert prefixes == [by_id[pid].index.get("label") or f"{pid}-" for pid in job.piece_ids]
+        assert starts == [sum(by_id[q].pages for q in job.piece_ids[:k]) for k in range(len(job.piece_ids))]
 
 
 @pytest.mark.peer
