@@ -297,16 +297,20 @@ STREAM_DOCUMENT_FORMATS: Mapping[str, str] = {
 }
 
 
-def file_documents(files: Mapping[str, Path], work_dir: Path) -> Callable[[PrintJob], bytes]:
+def file_documents(files: Mapping[str, Path], work_dir: Path, *, source: Callable[[], object] | None = None,
+                   stamp: bool = True) -> Callable[[PrintJob], bytes]:
     """Documents from print-ready files, one per planned print job (`files`: print job ID -> its file), sent as
     they are. A print job cut from one of them (a failover's or a resumed run's remainder: `pj-1~2`, some of
-    pj-1's pieces) is cut from that file: its pieces are copied, in the remainder's order, into a new file in
-    `work_dir`, with their sheets as stamped there (nothing is stamped again)."""
+    pj-1's pieces) is written anew into `work_dir`: from the stream the files were cut from when `source` gives
+    its index (every sheet stamped with its control code, as `pmc stream split --stamp` does, unless `stamp` is
+    False), else copied from its print job's own file with its sheets as they are there. (The PDF writer does
+    not carry a page's machine-readable stamp over in that copy: give the source for PDF.)"""
     import threading
 
+    from controller.streams.paged import plan_stamps
     from controller.streams.registry import index_stream, writer_for
 
-    indexes: dict[str, object] = {}
+    cutters: dict[str | None, tuple[Callable[[PrintJob], bytes], frozenset[str]]] = {}  # by job file (None: source)
     lock = threading.Lock()  # documents are made in worker threads, maybe two at once
 
     def make(job: PrintJob) -> bytes:
@@ -316,15 +320,19 @@ def file_documents(files: Mapping[str, Path], work_dir: Path) -> Callable[[Print
             raise FleetError(f"print job {job.print_job_id}: the plan names no file for print job {base}")
         if job.print_job_id == base:
             return Path(path).read_bytes()
+        key = None if source is not None else base
         with lock:
-            index = indexes.get(base)
-            if index is None:
-                index = indexes[base] = index_stream(Path(path), sidecar=None)
-            held = {x.piece_id for x in index.pieces}
+            if key not in cutters:
+                index = source() if source is not None else index_stream(Path(path), sidecar=None)
+                stamps = plan_stamps(index) if source is not None and stamp else {}
+                cutters[key] = (stream_documents(index, writer_for(index.format), stamps, Path(work_dir)),
+                                frozenset(x.piece_id for x in index.pieces))
+            write, held = cutters[key]
             missing = [pid for pid in job.piece_ids if pid not in held]
             if missing:
-                raise FleetError(f"print job {job.print_job_id}: {path} holds no piece {missing[0]}")
-            return stream_documents(index, writer_for(index.format), {}, Path(work_dir))(job)
+                raise FleetError(f"print job {job.print_job_id}: {path if source is None else 'the stream'} holds "
+                                 f"no piece {missing[0]}")
+            return write(job)
 
     return make
 

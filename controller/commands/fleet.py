@@ -2,6 +2,8 @@
 `pmc fleet print PLANT.toml PLAN.json --ledger L [--resume]`: print a planned run on the plant's printers;
 after an interrupted run (the controller killed, the machine restarted), the same command with --resume
 finishes it.
+`pmc fleet plan STREAM JOBS... --out PLAN.json`: write the plan of print-ready job files (those `pmc stream split`
+cut from STREAM, or any engineered files of its pieces).
 `pmc fleet demo [--workdir DIR]`: print a run on six simulated printers with a jam, a printer dropping off and
 one losing its power.
 
@@ -11,18 +13,28 @@ A print plan (PLAN.json) names the run, its pieces and its print jobs, in print 
      "pieces": [{"piece_id": "P1", "sequence": 0, "pages": 2, "sheets": 1, "plex": "duplex"}, ...],
      "print_jobs": [{"print_job_id": "pj-1", "piece_ids": ["P1", ...], "media": "letter"}, ...]}
 
-The documents are made from it in the page-list format (every sheet carrying its control code), as the
-demo's are; print-ready stream files are printed by `pmc demo`'s pipeline, not yet from a plan file.
+With the page-list format the documents are made from it (every sheet carrying its control code), as the
+demo's are. With a stream format (application/pdf, application/postscript, application/vnd.ibm.modcap for AFP,
+application/vnd.hp-pcl) every print job names its print-ready file, relative to the plan file:
+
+    {"run": "STATEMENTS", "document_format": "application/vnd.ibm.modcap", "pieces": [...],
+     "print_jobs": [{"print_job_id": "job-001", "piece_ids": [...], "file": "jobs/job-001.afp"}, ...]}
+
+and the file is sent as it is; the remainder of a job cut by a failover (or found cut on --resume) is cut from
+the stream the files were cut from (the plan's "source": {"file", "format", "sidecar", "stamped"}), every
+sheet stamped with its control code as `pmc stream split --stamp` does; a plan with no source has it copied
+from the job's own file.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from controller.config import load_plant_config
 from controller.errors import ConfigError
@@ -30,6 +42,11 @@ from controller.fleet_plan import Health, impressions_of
 from controller.model import Piece, PieceState, Plex, PrintJob
 
 PAGE_LIST = "application/vnd.pmc.pages"  # controller.fleet.PAGE_LIST_FORMAT (fleet is imported lazily)
+# controller.fleet.STREAM_DOCUMENT_FORMATS, by stream format
+STREAM_FORMATS = {"afp": "application/vnd.ibm.modcap", "pdf": "application/pdf", "ps": "application/postscript",
+                  "pcl": "application/vnd.hp-pcl"}
+DocumentFormat = Literal["application/vnd.pmc.pages", "application/vnd.ibm.modcap", "application/pdf",
+                         "application/postscript", "application/vnd.hp-pcl"]
 
 
 class _Strict(BaseModel):
@@ -50,13 +67,50 @@ class PlanPrintJob(_Strict):
     piece_ids: list[str] = Field(min_length=1)
     media: str = "letter"
     colour: bool = False
+    file: str | None = Field(default=None, min_length=1)  # its print-ready file, relative to the plan file
+
+
+class PlanSource(_Strict):
+    """The stream the job files were cut from: a failover's remainder is cut from it anew."""
+
+    file: str = Field(min_length=1)  # relative to the plan file
+    format: Literal["afp", "pdf", "ps", "pcl"]
+    sidecar: str | None = None  # its index file, relative to the plan file (None: none)
+    stamped: bool = True  # the job files carry control codes: so does a remainder
 
 
 class PrintPlan(_Strict):
     run: str = Field(min_length=1)
-    document_format: Literal["application/vnd.pmc.pages"] = PAGE_LIST
+    document_format: DocumentFormat = PAGE_LIST
+    source: PlanSource | None = None
     pieces: list[PlanPiece]
     print_jobs: list[PlanPrintJob]
+
+    @model_validator(mode="after")
+    def _files_go_with_a_stream_format(self) -> "PrintPlan":
+        for j in self.print_jobs:
+            if self.document_format == PAGE_LIST and j.file is not None:
+                raise ValueError(f"print job {j.print_job_id} names a file, and the plan's document_format is the "
+                                 f"page list (made from the plan): name the file's format")
+            if self.document_format != PAGE_LIST and j.file is None:
+                raise ValueError(f"print job {j.print_job_id} names no file ({self.document_format} documents "
+                                 f"are not made from the plan)")
+        return self
+
+    def files(self, plan_path: str | Path) -> dict[str, Path]:
+        """Each print job's file, found relative to the plan file."""
+        here = Path(plan_path).parent
+        return {j.print_job_id: here / j.file for j in self.print_jobs if j.file is not None}
+
+    def source_index(self, plan_path: str | Path):  # noqa: ANN201
+        """The source stream's index, as the plan was made from it (its job ID the run), or None."""
+        from controller.streams.registry import index_stream
+
+        if self.source is None:
+            return None
+        here = Path(plan_path).parent
+        return index_stream(here / self.source.file, job_id=self.run, fmt=self.source.format,
+                            sidecar=here / self.source.sidecar if self.source.sidecar else None)
 
     def model(self) -> tuple[list[Piece], list[PrintJob]]:
         pieces = [Piece(p.piece_id, self.run, p.sequence, p.pages, p.sheets, Plex(p.plex), inserts=frozenset(p.inserts))
@@ -132,6 +186,40 @@ def register(sub: argparse._SubParsersAction) -> None:
     run.add_argument("--orphan-timeout", type=float, default=60.0,
                      help="seconds to wait, at the end, for a silent printer holding cut work (default 60)")
     run.set_defaults(func=_print)
+    plan = cmds.add_parser(
+        "plan", help="write a print plan (PLAN.json) for print-ready job files cut from a stream",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        description="Write the plan `pmc fleet print` prints: the run and its pieces from STREAM (the stream the "
+                    "jobs were cut from, indexed as `pmc stream split` indexed it: same --job), one print job per "
+                    "job file in the order given (its ID the file's name without suffix, its pieces as the file "
+                    "holds them, in that order), each file named relative to the plan file and sent as it is, "
+                    "with the IPP document-format of its stream format. Every job file must be of the stream's "
+                    "format and hold pieces of the stream, each piece in one job file only, with the sheets it "
+                    "has in the stream. Pieces of the stream in no job file are listed and left out of the plan. The plan "
+                    "also names the stream (and its index file): when a printer fails mid-job, the rest of the job "
+                    "is cut from the stream and stamped with the same control codes, so keep it where it is.",
+        epilog="example:\n"
+               "  pmc stream split STATEMENTS.afp --sort postal --jobs 3 --stamp --out jobs/\n"
+               "  pmc fleet plan STATEMENTS.afp jobs/ --out plan.json\n"
+               "  pmc fleet print plant.toml plan.json --ledger L.sqlite   # its pieces in the ledger as sorted\n"
+               "Exit code 1 (naming the file and piece) when a job file does not fit the stream.")
+    plan.add_argument("stream", type=Path, help="the stream the job files were cut from (AFP, PDF, PostScript, PCL)")
+    plan.add_argument("jobs", type=Path, nargs="+",
+                      help="the job files in print order; a folder stands for its files of the stream's format, "
+                           "sorted by name")
+    plan.add_argument("--out", type=Path, required=True, help="the plan file to write")
+    plan.add_argument("--job", help="the run: the job ID of the pieces in the ledger (default: the stream's file "
+                                    "name without suffix, as pmc stream split and pmc stream inspect use)")
+    plan.add_argument("--format", help="the stream's format, to skip sniffing: afp, pdf, ps or pcl")
+    side = plan.add_mutually_exclusive_group()
+    side.add_argument("--sidecar", type=Path, help="the stream's index file (default: the one beside it, if any)")
+    side.add_argument("--no-sidecar", action="store_true", help="ignore any index file beside the stream")
+    plan.add_argument("--media", default="letter", help="the media of every print job (default letter)")
+    plan.add_argument("--colour", action="store_true", help="the print jobs need a colour printer")
+    plan.add_argument("--unstamped", action="store_true",
+                      help="the job files carry no control codes (split without --stamp): a remainder cut from the "
+                           "stream after a failover is not stamped either (default: stamped, as --stamp does)")
+    plan.set_defaults(func=_plan)
     demo = cmds.add_parser("demo", help="print a run on six simulated printers, with a jam, a printer dropping off "
                                        "and one losing its power",
                            description="Exit code 1 when a sheet or a piece is not accounted for.")
@@ -178,8 +266,99 @@ async def _status(args: argparse.Namespace) -> int:
     return 1 if bad else 0
 
 
+def plan_for_job_files(stream: Path, job_files: list[Path], plan_path: Path, *, job_id: str | None = None,
+                       fmt: str | None = None, sidecar: Path | Literal["auto"] | None = "auto",
+                       media: str = "letter", colour: bool = False, stamped: bool = True) -> tuple[PrintPlan, list[str]]:
+    """The print plan of print-ready job files cut from `stream` (see `pmc fleet plan --help`), and the IDs of the
+    stream's pieces no job file holds. Raises ConfigError or StreamError naming the file and piece that do not fit."""
+    from controller.streams.registry import format_named, index_stream, sniff
+    from controller.streams.sidecar import find_sidecar
+
+    side = find_sidecar(Path(stream)) if sidecar == "auto" else sidecar
+    source = index_stream(Path(stream), job_id=job_id, fmt=fmt, sidecar=side)
+    by_id = {p.piece_id: p for p in source.pieces}
+    files: list[Path] = []
+    for path in job_files:
+        path = Path(path)
+        if path.is_dir():
+            inside = sorted(f for f in path.iterdir() if f.is_file() and not f.name.startswith("."))
+            files += [f for f in inside if _format_of(f, sniff) is source.format]
+        else:
+            files.append(path)
+    if not files:
+        raise ConfigError(f"no {source.format.value} job files in {', '.join(map(str, job_files))}")
+    here = Path(plan_path).resolve().parent
+    jobs: list[PlanPrintJob] = []
+    taken: dict[str, str] = {}
+    for f in files:
+        found = sniff(f)
+        if found is not source.format:
+            raise ConfigError(f"{f}: a {found.value} file, the stream {stream} is {source.format.value}")
+        name = f.stem
+        if "~" in name or any(j.print_job_id == name for j in jobs):
+            raise ConfigError(f"{f}: print job name {name!r} " + ("holds '~' (it marks a failover's remainder)"
+                                                                 if "~" in name else "is taken by another job file"))
+        held = index_stream(f, fmt=format_named(found), sidecar=None)
+        for p in held.pieces:
+            mine = by_id.get(p.piece_id)
+            if mine is None:
+                raise ConfigError(f"{f}: piece {p.piece_id} is not in the stream {stream}")
+            if p.piece_id in taken:
+                raise ConfigError(f"{f}: piece {p.piece_id} is in {taken[p.piece_id]} too")
+            if (p.sheets, p.plex) != (mine.sheets, mine.plex):
+                raise ConfigError(f"{f}: piece {p.piece_id} has {p.sheets} {p.plex.value} sheets, in the stream "
+                                  f"{mine.sheets} {mine.plex.value}")
+            taken[p.piece_id] = f.name
+        if not held.pieces:
+            raise ConfigError(f"{f}: holds no piece")
+        jobs.append(PlanPrintJob(print_job_id=name, piece_ids=[p.piece_id for p in held.pieces], media=media,
+                                 colour=colour, file=os.path.relpath(f.resolve(), here)))
+    planned = [p for p in source.pieces if p.piece_id in taken]
+    plan = PrintPlan(
+        run=source.job_id, document_format=STREAM_FORMATS[source.format.value],
+        source=PlanSource(file=os.path.relpath(Path(stream).resolve(), here), format=source.format.value,
+                          sidecar=os.path.relpath(Path(side).resolve(), here) if side is not None else None,
+                          stamped=stamped),
+        pieces=[PlanPiece(piece_id=p.piece_id, sequence=p.sequence, pages=p.pages, sheets=p.sheets,
+                          plex=p.plex.value, inserts=sorted(p.inserts)) for p in planned],
+        print_jobs=jobs,
+    )
+    plan.model()  # its own checks (one plex per job)
+    return plan, [p.piece_id for p in source.pieces if p.piece_id not in taken]
+
+
+def _format_of(path: Path, sniff):  # noqa: ANN001, ANN202
+    from controller.errors import StreamError
+
+    try:
+        return sniff(path)
+    except StreamError:
+        return None
+
+
+async def _plan(args: argparse.Namespace) -> int:
+    import asyncio
+
+    sidecar = None if args.no_sidecar else (args.sidecar or "auto")
+    plan, left_out = await asyncio.to_thread(
+        plan_for_job_files, args.stream, args.jobs, args.out, job_id=args.job, fmt=args.format, sidecar=sidecar,
+        media=args.media, colour=args.colour, stamped=not args.unstamped)
+    Path(args.out).write_text(plan.model_dump_json(indent=1, exclude_none=True))
+    sheets = sum(p.sheets for p in plan.pieces)
+    print(f"{args.out}: run {plan.run}, {len(plan.pieces)} pieces ({sheets} sheets) in {len(plan.print_jobs)} print "
+          f"jobs, {plan.document_format}")
+    for j in plan.print_jobs:
+        print(f"  {j.print_job_id}: {len(j.piece_ids)} pieces, {j.file}")
+    if left_out:
+        print(f"  {len(left_out)} pieces of {args.stream} are in no job file and not in the plan: "
+              + ", ".join(left_out[:12]) + (f" and {len(left_out) - 12} more" if len(left_out) > 12 else ""))
+    return 0
+
+
 async def _print(args: argparse.Namespace) -> int:
-    from controller.fleet import PAGE_LIST_FORMAT, page_list_documents, print_run
+    import tempfile
+
+    from controller.fleet import PAGE_LIST_FORMAT, file_documents, page_list_documents, print_run
     from controller.ledger import Ledger
 
     config = load_plant_config(args.plant)
@@ -204,11 +383,22 @@ async def _print(args: argparse.Namespace) -> int:
                   + ", ".join(f"{n} {s.value}" for s, n in sorted(begun.items(), key=lambda i: i[0].value))
                   + "): finish it with --resume")
             return 1
-        report = await print_run(config.printers, jobs, pieces, page_list_documents({p.piece_id: p for p in pieces},
-                                                                                    run=plan.run),
-                                 ledger, document_format=PAGE_LIST_FORMAT, grace_s=args.grace, poll_s=args.poll,
-                                 io_timeout_s=args.io_timeout, orphan_timeout_s=args.orphan_timeout,
-                                 resume=args.resume)
+        files = plan.files(args.plan)
+        unreadable = [f"{f} ({pj})" for pj, f in files.items() if not f.is_file()]
+        if unreadable:
+            print(f"{args.plan}: print job files not found: {', '.join(unreadable[:5])}")
+            return 1
+        with tempfile.TemporaryDirectory(prefix="pmc-fleet-") as cut:  # remainders cut from the job files
+            if plan.document_format == PAGE_LIST:
+                documents, fmt = page_list_documents({p.piece_id: p for p in pieces}, run=plan.run), PAGE_LIST_FORMAT
+            else:
+                source = plan.source
+                documents = file_documents(files, Path(cut), stamp=source is None or source.stamped,
+                                           source=None if source is None else lambda: plan.source_index(args.plan))
+                fmt = plan.document_format
+            report = await print_run(config.printers, jobs, pieces, documents, ledger, document_format=fmt,
+                                     grace_s=args.grace, poll_s=args.poll, io_timeout_s=args.io_timeout,
+                                     orphan_timeout_s=args.orphan_timeout, resume=args.resume)
         counts = (await ledger.counts_by_state(plan.run)).get(plan.run, {})
         not_printed = 0
         for pid in planned:
