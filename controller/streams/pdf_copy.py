@@ -211,6 +211,7 @@ class _Job:
         self.count = 1
         self.queue: list[Ref] = []
         self.nulled = 0  # references written as null
+        self.seen: dict[bytes, bytes] = {}  # a reference's text in a page's text -> in this file
         self.out = out
         self.chunks: list[bytes] = [b"%PDF-" + source.version + b"\n%\xe2\xe3\xcf\xd3\n"]
         self.pos = len(self.chunks[0])
@@ -228,6 +229,21 @@ class _Job:
             return parts[0]
         ref = self.ref
         return b"".join([p if k % 2 == 0 else ref(p) for k, p in enumerate(parts)])
+
+    def renumber(self, text: bytes) -> bytes:
+        """`join(_split_refs(text))` for text seen once (a page's): one pass, references found by `_REF.sub`."""
+        if b"R" not in text:
+            return text
+        if _TEXTY.search(text) is not None:
+            return self.join(_split_refs(text))
+        return _REF.sub(self._sub, text)
+
+    def _sub(self, m: re.Match) -> bytes:
+        key = m.group(0)
+        got = self.seen.get(key)
+        if got is None:
+            got = self.seen[key] = self.ref(Ref(int(m.group(1)), int(m.group(2))))
+        return got
 
     def ref(self, r: Ref) -> bytes:
         n = self.new.get(r.num)
@@ -277,7 +293,7 @@ class _Job:
             if text.count(b"/Parent") == 1 and _PAGE_DROP_KEYS.search(text) is None:
                 m = _PARENT.search(text)
                 if m is not None and _top_level(text, m.start()):
-                    return b"".join((b"<<", *new_keys, self.join(_split_refs(text[at + 2:m.start()] + text[m.end():]))))
+                    return b"".join((b"<<", *new_keys, self.renumber(text[at + 2:m.start()] + text[m.end():])))
             page = self.doc.resolve(r)
             if not isinstance(page, PdfDict):
                 raise PdfSyntaxError(f"page object {r.num} is not a dictionary", self.doc.offset_of(r))
