@@ -10,7 +10,7 @@ import pytest
 
 from controller.fleet import PAGE_LIST_FORMAT, page_list_documents, print_run
 from controller.fleet_demo import check_sheets
-from controller.model import PieceEventKind, PieceState
+from controller.model import PieceState
 from simulators.printer import Fault
 
 from tests.controller.test_fleet import RUN, open_ledger, printers, routings, run_of

@@ -117,3 +117,56 @@ def test_a_plan_names_its_job_files_relative_to_itself_and_refuses_files_that_do
         (tmp_path / "bad.json").write_text(json.dumps(bad))
         with pytest.raises(ConfigError, match="names a file|names no file"):
             load_print_plan(tmp_path / "bad.json")
+
+
+@pytest.mark.timeout(120)
+async def test_a_stream_plans_run_killed_mid_job_and_its_printer_restarted_is_resumed_from_the_source_stream(tmp_path):
+    """`pmc fleet print` of a plan of PDF job files is SIGKILLed mid-job; lp-1 then loses its power and its job
+    table. `--resume` knows lp-1 took the job (the ledger recorded it), counts from lp-1's page counter what it
+    made, cuts the pieces not marked printed from the source stream (stamped alike) and names every sheet printed
+    twice."""
+    from tests.controller.test_fleet_resume import kill, printed_in_ledger, resume, start_pmc, until
+
+    stream = ROOT / "fixtures" / "streams" / "pdf" / "gs_pdfwrite.pdf"
+    plan_path = split_and_plan(tmp_path, stream, jobs=2)
+    assert await pmc("fleet", "plan", str(stream), str(tmp_path / "jobs"), "--out", str(plan_path)) == 0
+    plan = load_print_plan(plan_path)
+    pieces, _ = plan.model()
+    want = Counter(s.control_code for s in plan_stamps(index_stream(stream)).values())
+    async with contextlib.AsyncExitStack() as stack:
+        sims = [await stack.enter_async_context(SimIppPrinter(name=f"lp-{i + 1}", speed=10, snmp=True))
+                for i in range(2)]
+        lp1 = sims[0]
+        plant = tmp_path / "plant.toml"
+        plant.write_text("".join(f'[[printers]]\nname = "{s.name}"\nipp_url = "{s.url}"\nsnmp_url = "{s.snmp_url}"\n'
+                                 f'speed_ipm = 150\n\n' for s in sims))
+        ledger_path = tmp_path / "ledger.sqlite"
+        async with Ledger(ledger_path) as ledger:
+            await ledger.append_many([PieceEvent(PieceEventKind.INDEXED, p.piece_id, job_id=plan.run) for p in pieces])
+            await ledger.append_many([PieceEvent(PieceEventKind.SORTED, p.piece_id) for p in pieces])
+        args = [str(plant), str(plan_path), "--ledger", str(ledger_path)]
+        proc = await start_pmc(*args, "--grace", "5", "--poll", "0.02", "--io-timeout", "0.3")
+        try:
+            await until(lambda: (printed_in_ledger(ledger_path) > 0 and any(
+                not j.state.is_final and j.impressions_completed * 2 >= j.impressions
+                for j in lp1.state.jobs.values())) or proc.returncode is not None)
+        finally:
+            await kill(proc)
+        lp1.inject(Fault.POWER_OFF)
+        lp1.clear(Fault.POWER_OFF)
+        made = lp1.state.life_impressions
+        code, out = await resume(args)
+        stacks = Counter(sheet.control_code for s in sims for sheet in s.state.output)
+        cut_from_stream = [j for s in sims for j in s.state.jobs.values() if "~" in j.name]
+    async with Ledger(ledger_path) as ledger:
+        assert await ledger.verify() == []
+        assert await ledger.counts_by_state(plan.run) == {plan.run: {PieceState.PRINTED: len(pieces)}}
+    assert cut_from_stream and all(j.document_format == "application/pdf" for j in cut_from_stream), out
+    assert "resumed: job-00" in out and " on lp-1: lp-1 lost job 1 (a restart?)" in out, out
+    named = sum(int(m.group(1)) for m in re.finditer(r"spoiled (\d+) sheets on \S+ \(\S+, piece \S+\): .*duplicate",
+                                                     out))
+    assert set(stacks) == set(want) and sum(stacks.values()) == sum(want.values()) + named, out
+    (lost,) = [line for line in out.splitlines() if line.startswith("  reconcile ") and " on lp-1: " in line
+               and "IPP lost (restart)" in line]
+    assert f"counter +{made}," in lost and lost.endswith(": balanced"), out
+    assert code == (1 if named else 0), out
