@@ -21,9 +21,14 @@ pikepdf writer (`pdf.PdfWriter._write`) cuts them:
   /StructTreeRoot and /AcroForm, and its /Names loses /Dests (these point at pages across the file).
 /Resources, /MediaBox, /CropBox and /Rotate a page inherits from an ancestor node are written on the page.
 
-Page dictionaries are parsed and written again (their keys change); every other object is copied as
-text with only its references renumbered (literal strings and comments are skipped, so `1 0 R` inside a
-string stays as it is).
+Every object is copied as its text with only its references renumbered (literal strings and comments
+are skipped, so `1 0 R` inside a string stays as it is); a page's text also gets its new /Parent, what it
+inherits and its /DPart, and a page holding any key to drop (or strings, comments, or a /Parent that is
+not a plain top-level reference) is parsed and written again instead.
+
+Memory: the output is written out a megabyte at a time; what is held is each page's dictionary text (a
+few hundred bytes a page), the number map of the job being written, and at most `_CACHE` small shared
+objects.
 
 Not handled here (pdf.PdfWriter uses pikepdf for them): stamping (the page's content changes), and an
 encrypted source.
@@ -242,7 +247,9 @@ class _Job:
         key = m.group(0)
         got = self.seen.get(key)
         if got is None:
-            got = self.seen[key] = self.ref(Ref(int(m.group(1)), int(m.group(2))))
+            got = self.ref(Ref(int(m.group(1)), int(m.group(2))))
+            if got != b"null":  # each null is counted
+                self.seen[key] = got
         return got
 
     def ref(self, r: Ref) -> bytes:
