@@ -131,7 +131,7 @@ _ARRAY_CLOSE = re.compile(rb"[" + _WS + rb"]*\]")
 _REF_RUN = re.compile(rb"[" + _WS + rb"]*(\d+)[" + _WS + rb"]+(\d+)[" + _WS + rb"]+R(?!" + _REGULAR + rb")")
 _PEEK_VALUE = re.compile(rb"[" + _WS + rb"]*(?:(?P<rn>\d+)[" + _WS + rb"]+(?P<rg>\d+)[" + _WS + rb"]+R(?!" + _REGULAR
                          + rb")|(?P<int>[+-]?\d+)(?![.\d]|" + _REGULAR + rb")|/(?P<name>" + _REGULAR + rb"*))?")
-_LENGTHS = re.compile(rb"/Length[" + _WS + rb"]*(\d+)((?:[" + _WS + rb"]+\d+[" + _WS + rb"]+R)?)(?!" + _REGULAR + rb")")
+_LENGTHS = re.compile(rb"/Length(?!" + _REGULAR + rb")[" + _WS + rb"]*(\d+)((?:[" + _WS + rb"]+\d+[" + _WS + rb"]+R)?)(?!" + _REGULAR + rb")")
 _AFTER_DICT = frozenset(b">\x00\t\n\x0c\r ")
 _KEY_FINDERS: dict[tuple[bytes, ...], re.Pattern] = {}
 _NAME_ONLY = {Name}

@@ -269,3 +269,32 @@ def test_a_damaged_object_a_page_needs_is_an_error_naming_the_file_and_page(tmp_
     assert err.value.path == str(bad)
     assert err.value.page == index.pieces[1].first_page + 1  # the first page written that needs the font
     assert not (tmp_path / "out").exists() or not any((tmp_path / "out").iterdir())
+
+
+@pytest.mark.parametrize("name", SOURCES)
+def test_every_objects_copied_bytes_parse_to_what_the_reader_reads(name, tmp_path):
+    from controller.streams.pdf_objects import PdfObjects, Ref, Stream, parse_value
+
+    variants = [PDF_DIR / name]
+    if shutil.which("qpdf"):
+        variants.append(tmp_path / "objstm.pdf")
+        subprocess.run(["qpdf", "--object-streams=generate", str(PDF_DIR / name), str(variants[-1])], check=True,
+                       timeout=60)
+    for path in variants:
+        with PdfObjects(path) as doc:
+            streams = 0
+            for num in range(1, doc.objects):
+                got = doc.source_of(Ref(num, 0))
+                value = doc.resolve(Ref(num, 0))
+                if got is None:
+                    assert value is None
+                    continue
+                text, data = got
+                parsed = parse_value(text + b" ", 0, 0)[0]
+                if isinstance(value, Stream):
+                    streams += 1
+                    assert parsed == value.dict
+                    assert data == doc.read(value.data_offset, value.length)
+                else:
+                    assert data is None and parsed == value
+            assert streams
