@@ -27,14 +27,15 @@ How work moves:
   names another job, is cut where it was last seen and its pieces moved; once the printer answers, its
   page counter (non-volatile) says how much of the job it made, and the sheets beyond the cut are named as
   duplicates to pull.
-- The moment a printer accepts a job is recorded: once Print-Job answers, the job's first piece gets a
-  SPOOLED -> SPOOLED event (device = the printer) whose data holds the print job, its IPP job-name and
-  job-id, the page counter read just before sending and `submitted: true` (one event per job: the ledger's
-  schema and the state machine stay as they are).
+- Sending a job is recorded, twice, on the job's first piece as SPOOLED -> SPOOLED events (device = the
+  printer; one event per job, the ledger's schema and state machine stay as they are): just before Print-Job
+  (data: print job, IPP job-name, the page counter read then, `submitted: false`), and once it answers
+  (the same and the IPP job-id, `submitted: true`).
 - A run a controller did not finish (killed, crashed) is finished by `print_run(..., resume=True)` on the
   same ledger, jobs and printers: see `_Run.recover`. A job its printer does not hold was never sent when
-  the ledger has no submission record of it; with one, the printer lost it (a restart), and the page
-  counter's advance since the recorded counter says what it printed of it.
+  the ledger has no record of sending it; with one, the page counter's advance since the recorded counter
+  says what the printer made of it before losing it (a restart): nothing (it may never have arrived), or
+  sheets that are named as duplicates.
 
 Device errors arrive as drivers.errors.DeviceError (the drivers map their libraries' exceptions) and
 mean "not answering" here. Every wait on a device is bounded by `asyncio.timeout`.
@@ -352,6 +353,7 @@ class _Work:
     # the IPP job-name it is sent under: its print job and a token drawn for each placement, so that a job of an
     # earlier run (or an earlier placement) with the same print job name is never taken for it
     ipp_name: str = ""
+    announced: str | None = None  # the printer its sending was recorded for (once per placement)
 
 
 @dataclass(frozen=True, slots=True)
@@ -364,8 +366,9 @@ class _Placement:
     prefix: int  # its leading pieces printed under that name
     live: tuple[Piece, ...]  # its pieces still spooled there
     ipp_job: int | None  # the IPP job-id its submission record or a printed piece recorded
-    sent_seq: int | None = None  # the ledger event recording its submission (None: no record, never sent)
+    sent_seq: int | None = None  # the ledger event recording the printer took it (None: no such record)
     counter_start: int | None = None  # the page counter read before it was sent, as recorded
+    sending_seq: int | None = None  # the last ledger event recording it sent or being sent (None: never sent)
 
 
 _FINAL = (ippd.JobState.COMPLETED, ippd.JobState.CANCELED, ippd.JobState.ABORTED)
@@ -731,6 +734,10 @@ class _Run:
         status = await self.snmp_poll(p)
         counter_start = status.page_count if status is not None and status.reachable else None
         document = await asyncio.to_thread(self.documents, job)
+        if work.announced != p.config.name:
+            # a kill from here until the answer is recorded leaves this: the counter then says what it made
+            await self.record_submission(p, work, None, counter_start)
+            work.announced = p.config.name
         attributes = [ippd.Attribute("media", media_keyword(job.media), ippd.Tag.KEYWORD)]
         if job.plex is Plex.DUPLEX:
             attributes.append(ippd.Attribute("sides", "two-sided-long-edge", ippd.Tag.KEYWORD))
@@ -754,8 +761,9 @@ class _Run:
         self.start_submission(p, work, js.job_id, counter_start)
         await self.record_submission(p, work, js.job_id, counter_start)
 
-    async def record_submission(self, p: _Printer, work: _Work, ipp_job: int, counter_start: int | None) -> None:
-        """The moment the printer took the job, in the ledger: a SPOOLED -> SPOOLED event of its first piece.
+    async def record_submission(self, p: _Printer, work: _Work, ipp_job: int | None, counter_start: int | None) -> None:
+        """Sending the job (`ipp_job` None: about to send it) or the printer taking it, in the ledger: a SPOOLED ->
+        SPOOLED event of its first piece.
 
         One event per job, not per piece: a resume reads every piece's history of the job anyway. No
         device_seq: this is the controller's own act, and an IPP job-id is no event number the ledger could
@@ -763,7 +771,9 @@ class _Run:
         then be dropped as a replay). `reason` repeats the routing's, so the piece's last SPOOLED event still
         says why it is where it is."""
         data: dict[str, object] = {"print_job": work.job.print_job_id, "job_name": work.ipp_name,
-                                   "printer": p.config.name, "ipp_job": ipp_job, "submitted": True}
+                                   "printer": p.config.name, "submitted": ipp_job is not None}
+        if ipp_job is not None:
+            data["ipp_job"] = ipp_job
         if counter_start is not None:
             data["counter"] = counter_start
         await self.ledger.append_many([PieceEvent(PieceEventKind.SPOOLED, work.pieces[0].piece_id,
@@ -820,6 +830,7 @@ class _Run:
                     self.waiting.append(work)
                 return False
             work.ipp_name = f"{work.job.print_job_id} {secrets.token_hex(4)}"
+            work.announced = None
             data = {"print_job": work.job.print_job_id, "job_name": work.ipp_name,
                     "expected_minutes": round(r.expected_minutes or 0, 3)}
             await self.ledger.append_many(
@@ -858,8 +869,9 @@ class _Run:
         """What an interrupted run left, from the ledger and the printers; returns the work still to route.
 
         The ledger records a print job's pieces SPOOLED to a printer (data: print_job) when it is routed,
-        which is before it is sent; its first piece SPOOLED again (data: submitted, ipp_job, counter) once
-        the printer took it; and PRINTED (data: print_job, ipp_job) as IPP confirms them. Each
+        which is before it is sent; its first piece SPOOLED again just before it is sent (data: submitted
+        false, the page counter then) and once the printer took it (submitted true, ipp_job); and PRINTED
+        (data: print_job, ipp_job) as IPP confirms them. Each
         (printer, print job) a piece was ever spooled under is a placement; its pieces in print order are
         what the printer was (or would have been) sent, those printed under it lead. A placement whose pieces
         still stand spooled there is live: its job is looked up on the printer. One whose pieces have moved
@@ -895,13 +907,13 @@ class _Run:
                         if n.isdigit():
                             self.remainders[base] = max(self.remainders.get(base, 0), int(n))
         placements: list[_Placement] = []
-        latest: dict[str, int] = {}  # printer -> the last submission recorded to it
+        latest: dict[str, int] = {}  # printer -> the last sending recorded to it
         evidence = False  # a job of the run printed or held by a printer
         for w, histories in started:
             mine = self.placements_of(w, histories, states)
             for pl in mine:
-                if pl.sent_seq is not None:
-                    latest[pl.device] = max(latest.get(pl.device, 0), pl.sent_seq)
+                if pl.sending_seq is not None:
+                    latest[pl.device] = max(latest.get(pl.device, 0), pl.sending_seq)
                 evidence |= pl.prefix > 0
             # a placement printed whole before the controller stopped holds nothing to look for
             placements += [pl for pl in mine if pl.prefix < len(pl.work.pieces)]
@@ -935,7 +947,7 @@ class _Run:
         for pl, js in order:
             # the page counter read before the last job sent to a printer counts that job alone: a later one
             # would have waited for it to finish
-            last = pl.sent_seq is not None and latest.get(pl.device) == pl.sent_seq
+            last = pl.sending_seq is not None and latest.get(pl.device) == pl.sending_seq
             await self.recover_placement(pl, js, to_route, run_on_printer=ours[pl.device], legacy=legacy,
                                          counter_start=pl.counter_start if last else None)
         return to_route
@@ -945,7 +957,8 @@ class _Run:
         last: dict[str, tuple[str, str, str]] = {}
         printed_under: dict[str, str] = {}
         ipp_ids: dict[tuple[str, str], int] = {}
-        sent: dict[tuple[str, str, str], HistoryEntry] = {}  # the last submission record of each placement
+        sent: dict[tuple[str, str, str], HistoryEntry] = {}  # the last record of each placement taken by its printer
+        sending: dict[tuple[str, str, str], HistoryEntry] = {}  # its last record of being sent or taken
         fresh = (PieceState.SORTED, PieceState.REPRINT_QUEUED)
         for x in w.pieces:
             entries = histories[x.piece_id]
@@ -957,6 +970,8 @@ class _Run:
                     key = (h.device, pj, str(h.data.get("job_name") or pj))
                     spooled.setdefault(key, {}).setdefault(x.piece_id, x)
                     last[x.piece_id] = key
+                    if "submitted" in h.data and (key not in sending or sending[key].seq < h.seq):
+                        sending[key] = h
                     if h.data.get("submitted") is True and (key not in sent or sent[key].seq < h.seq):
                         sent[key] = h
                 elif h.kind is PieceEventKind.PRINTED and isinstance(pj, str):
@@ -977,14 +992,18 @@ class _Run:
                 job = dataclasses.replace(w.job, print_job_id=name, piece_ids=tuple(x.piece_id for x in full),
                                           sheets=sum(x.sheets for x in full), impressions=sum(impressions_of(x) for x in full))
             record = sent.get((device, name, ipp_name))
+            attempt = sending.get((device, name, ipp_name))
             ipp_job = ipp_ids.get((device, name))
             counter = None
+            for r in (attempt, record):  # the counter of the answered record, else of the attempt
+                if r is not None and isinstance(r.data.get("counter"), int):
+                    counter = r.data["counter"]
             if record is not None:
-                recorded, counter = record.data.get("ipp_job"), record.data.get("counter")
+                recorded = record.data.get("ipp_job")
                 ipp_job = recorded if isinstance(recorded, int) and recorded else ipp_job
-                counter = counter if isinstance(counter, int) else None
             out.append(_Placement(w.job, _Work(job, tuple(full), ipp_name=ipp_name), device, prefix, live, ipp_job,
-                                  record.seq if record is not None else None, counter))
+                                  record.seq if record is not None else None, counter,
+                                  attempt.seq if attempt is not None else None))
         return out
 
     async def job_table(self, printer: str) -> list[ippd.JobStatus] | None:
@@ -1049,24 +1068,31 @@ class _Run:
             if not pl.live:
                 return
             maybe = [x.piece_id for x in pl.work.pieces[pl.prefix:]]
-            if not legacy and pl.sent_seq is None and not pl.prefix:
-                # the ledger records every job a printer took: this one was routed and never sent
+            if not legacy and pl.sending_seq is None and not pl.prefix:
+                # the ledger records every job sent, before it is sent: this one was routed and never sent
                 route_again(f"{device} holds no job named {name}: never sent")
                 return
             if not legacy and counter_start is not None:
                 status = await self.snmp_poll(p)
                 if status is not None and status.reachable and status.page_count is not None:
+                    if (pl.sent_seq is None and not pl.prefix
+                            and counter_delta(counter_start, status.page_count) == 0):
+                        # being sent when the controller stopped: whether or not it arrived, nothing was made of it
+                        route_again(f"{device} holds no job named {name}, and its page counter has not moved since "
+                                    f"it was being sent: never printed")
+                        return
                     # sent (recorded) and lost in a restart: the non-volatile counter says what it printed of it
                     sub = _Submission(pl.work, device, pl.ipp_job or 0, counter_start, state=ippd.JobState.ABORTED,
                                       printed=pl.prefix, moved_at=kept, moved_time=now, lost=True, resumed=True)
                     p.jobs += 1
-                    route_again(f"{device} lost job {pl.ipp_job} (a restart?) after {pl.prefix} pieces printed; "
+                    job_id = f" {pl.ipp_job}" if pl.ipp_job else ""
+                    route_again(f"{device} lost job{job_id} (a restart?) after {pl.prefix} pieces printed; "
                                 f"its page counter moved {counter_delta(counter_start, status.page_count)} since it "
                                 f"was sent")
                     self.close_cut_job(p, sub, status.page_count)
                     return
-            if pl.prefix or not legacy:
-                # pieces printed under it, or its submission recorded: it was sent, and the printer lost it (a
+            if pl.prefix or pl.sent_seq is not None:
+                # pieces printed under it, or the printer's answer recorded: it was sent, and the printer lost it (a
                 # restart); with no counter to read (no SNMP, a later job sent) what it printed is not known
                 self.alert(f"{device} no longer holds print job {name} (a restart?) after printing {pl.prefix} of its "
                            f"pieces{'' if pl.sent_seq is None else ' (sent as job %s)' % pl.ipp_job}, and what it "
@@ -1084,7 +1110,7 @@ class _Run:
             return
         sub = _Submission(pl.work, device, js.job_id, None, state=js.state,
                           confirmed=js.impressions_completed or 0, printed=pl.prefix)
-        if pl.live and js.job_id == pl.ipp_job:
+        if pl.live and pl.ipp_job in (None, js.job_id):  # the name is drawn for each placement: it is this one
             sub.counter_start = counter_start  # reconciled against the counter as a job sent by this run is
         if not pl.live:
             # an earlier placement, its unprinted pieces moved on: what it delivered beyond them is a duplicate
@@ -1372,9 +1398,9 @@ async def print_run(
     pieces still sorted are routed; pieces spooled to a printer are looked for there by print job name
     (and IPP job-id, when a printed piece recorded it): a job completed marks them printed, a job still
     there is tracked, a job cancelled or aborted is cut after what it delivered; a job the printer does not
-    hold is routed again (never sent, when the ledger holds no record of it reaching the printer; lost in a
-    restart otherwise, and the sheets the page counter says it made beyond its printed pieces are named as
-    duplicates); a job picked up is reconciled against the counter recorded when it was sent; a printer not
+    hold is routed again (never sent, when the ledger holds no record of sending it; otherwise the sheets the
+    page counter says the printer made of it beyond its printed pieces, before losing it in a restart, are named
+    as duplicates); a job picked up is reconciled against the counter recorded when it was sent; a printer not
     answering keeps the job on its list of cut jobs (cancelled and its late sheets named as duplicates when
     it answers) while its pieces are routed elsewhere. Pieces printed are not sent again. `FleetReport.resumed` says what was found for each print job.
     """

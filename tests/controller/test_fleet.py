@@ -88,7 +88,7 @@ async def open_ledger(path: Path, pieces: list[Piece]) -> Ledger:
 
 def routings(history) -> list:  # noqa: ANN001
     """A piece's SPOOLED events that routed it (not the records of a job reaching its printer)."""
-    return [h for h in history if h.kind is PieceEventKind.SPOOLED and not (h.data or {}).get("submitted")]
+    return [h for h in history if h.kind is PieceEventKind.SPOOLED and "submitted" not in (h.data or {})]
 
 
 async def polled_while(sim: SimIppPrinter, predicate, requests: int = 12) -> None:
@@ -159,7 +159,9 @@ async def test_work_waits_for_a_printer_and_goes_when_one_recovers(tmp_path):
             await ledger.aclose()
     assert {j.printer for j in report.jobs} == {"lp-2"} and report.balanced
     assert [h.device for h in routings(history)] == ["lp-2"]
-    assert [h.data["ipp_job"] for h in history if h.kind is PieceEventKind.SPOOLED and h.data.get("submitted")] == [1]
+    assert [(h.data["submitted"], h.data.get("ipp_job")) for h in history
+            if h.kind is PieceEventKind.SPOOLED and h not in routings(history)] == [
+        (False, None), (True, 1)]  # being sent, then taken as job 1
     assert not sims[0].state.jobs and len(sims[1].state.output) == sum(p.sheets for p in pieces)
 
 

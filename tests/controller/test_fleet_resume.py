@@ -228,6 +228,40 @@ async def test_resume_counts_what_a_printer_printed_of_a_job_it_lost_while_the_c
 
 
 @pytest.mark.timeout(120)
+async def test_a_job_whose_answer_was_lost_before_the_kill_and_then_lost_by_its_printer_is_counted(tmp_path):
+    """lp-1 takes pj-1 but its answer is lost and lp-1 drops off the network, printing on; the controller is killed
+    before it could ask lp-1 again, so the ledger holds only the record of pj-1 being sent (and lp-1's counter then).
+    lp-1 then restarts, losing its job table. The resumed run reads from lp-1's counter that it made sheets of pj-1,
+    prints every piece again and names those sheets as duplicates."""
+    from tests.controller.test_fleet import lose_the_print_job_answer
+
+    async with print_room(tmp_path, pieces_n=24, jobs_n=2, speed=40) as (sims, pieces, jobs, args):
+        ledger_path = tmp_path / "ledger.sqlite"
+        lp1 = sims[0]
+        lp1.wire_hook = lose_the_print_job_answer(lp1, then=lambda: lp1.inject(Fault.OFFLINE))
+        proc = await start_pmc(*args, *FAST)
+        try:
+            await until(lambda: any(j.impressions_completed >= 4 for j in lp1.state.jobs.values())
+                        or proc.returncode is not None)
+        finally:
+            await kill(proc)
+        assert submitted_in_ledger(ledger_path, "lp-1") == 0  # its answer never came
+        lp1.inject(Fault.POWER_OFF)
+        lp1.clear(Fault.POWER_OFF)
+        lp1.clear(Fault.OFFLINE)
+        made = lp1.state.life_impressions
+        code, out = await resume(args)
+        stacks = sheets_on_stacks(sims)
+    problems, counts = await ledger_says(ledger_path, pieces)
+    assert problems == [] and counts == {RUN: {PieceState.PRINTED: len(pieces)}}
+    assert " on lp-1: lp-1 lost job (a restart?) after 0 pieces printed; its page counter moved " in out, out
+    extra = assert_every_extra_sheet_named(stacks, pieces, out)
+    assert extra and code == 1, out
+    (lost,) = [line for line in out.splitlines() if line.startswith("  reconcile ") and "IPP lost (restart)" in line]
+    assert f"counter +{made}," in lost and lost.endswith(": balanced"), out
+
+
+@pytest.mark.timeout(120)
 async def test_a_run_killed_after_routing_and_before_sending_is_resumed_without_an_alert(tmp_path):
     """Both printers answer every Print-Job busy: the controller routes all four jobs (SPOOLED) and none reaches a
     printer before it is killed. No printer holds a job of the run, and the ledger records none sent: the resumed
@@ -252,7 +286,9 @@ async def test_a_run_killed_after_routing_and_before_sending_is_resumed_without_
     problems, counts = await ledger_says(ledger_path, pieces)
     assert problems == [] and counts == {RUN: {PieceState.PRINTED: len(pieces)}}
     assert stacks == Counter(list(planned_sheets(pieces)))
-    never = [line for line in out.splitlines() if line.startswith("  resumed: ") and line.count(": never sent;")]
+    # the two being sent (refused busy) by the counter that did not move, the two queued by the ledger
+    never = [line for line in out.splitlines() if line.startswith("  resumed: ")
+             and (": never sent;" in line or "has not moved since it was being sent: never printed;" in line)]
     assert len(never) == len(jobs), out
     assert all(r.endswith(": balanced") for r in out.splitlines() if r.startswith("  reconcile "))
 
