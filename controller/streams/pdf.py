@@ -13,7 +13,11 @@ file; no content stream is read, parsed or rendered):
   does not reach `endstream`, a truncated file) is a StreamError naming the byte offset or page: an
   import is all or nothing.
 
-Writing (pikepdf, in place): the source is opened once; for each print job the page tree is rebuilt
+Writing without stamps (controller.streams.pdf_copy, `PdfWriter.copy_objects`): each print job's pages
+and the objects they reach are copied byte for byte, renumbered, under a new flat page tree with the
+same outline, DParts, page labels and pads the pikepdf path makes; pikepdf is not even imported.
+
+Writing with stamps (pikepdf, in place): the source is opened once; for each print job the page tree is rebuilt
 flat with the job's pages in plan order, a new outline (one top-level entry per piece) and new
 document parts (one DPart per piece, /DPM carrying PieceID, PostalCode and Address) are made, and the
 file is saved; pages not in the job are not reachable and so not written. DParts are written when the
