@@ -172,11 +172,14 @@ def register(sub: argparse._SubParsersAction) -> None:
                     "the ledger and asks each printer for the jobs it was sent. Pieces printed are not sent again; "
                     "a job a printer finished marks its pieces printed; a job still printing is followed; a job a "
                     "printer no longer holds, or holds cancelled, is sent again from where it was cut; sheets that "
-                    "may be printed twice are named in the report as duplicates to pull. Without --resume, a ledger "
+                    "may be printed twice are named in the report as duplicates to pull. The ledger records each "
+                    "job being sent and taken, with the printer's page counter then: a job never sent is sent with "
+                    "no alarm, and what a printer made of a job it lost in a restart is counted. Without --resume, a ledger "
                     "that already shows pieces of the plan spooled or printed is refused. "
                     "Exit code 0 when every piece is printed and every impression reconciled, 1 otherwise.")
     run.add_argument("plant", help="the plant TOML file (its printers)")
-    run.add_argument("plan", help="the print plan (JSON: run, pieces, print jobs)")
+    run.add_argument("plan", help="the print plan (JSON: run, pieces, print jobs; see pmc fleet plan for one of "
+                                  "print-ready job files)")
     run.add_argument("--ledger", required=True, help="the ledger file")
     run.add_argument("--resume", action="store_true", help="finish an interrupted run of this plan on this ledger")
     run.add_argument("--grace", type=float, default=30.0,
