@@ -373,12 +373,19 @@ async def _print(args: argparse.Namespace) -> int:
     planned = {pid for j in jobs for pid in j.piece_ids}
     async with Ledger(args.ledger) as ledger:
         states: dict[PieceState | None, int] = {}
+        elsewhere: list[str] = []
         for pid in planned:
             rec = await ledger.piece(pid)
             state = rec.state if rec is not None else None
             states[state] = states.get(state, 0) + 1
+            if rec is not None and rec.job_id != plan.run:
+                elsewhere.append(f"{pid} ({rec.job_id})")
         if None in states:
             print(f"{args.ledger}: {states[None]} pieces of the plan are not in the ledger: record them (sorted) first")
+            return 1
+        if elsewhere:
+            print(f"{args.ledger}: {len(elsewhere)} pieces of the plan are in the ledger under another job than the "
+                  f"plan's run {plan.run}: {', '.join(elsewhere[:5])}")
             return 1
         begun = {s: n for s, n in states.items() if s not in (PieceState.SORTED, PieceState.REPRINT_QUEUED)}
         if begun and not args.resume:
@@ -404,9 +411,11 @@ async def _print(args: argparse.Namespace) -> int:
                                      orphan_timeout_s=args.orphan_timeout, resume=args.resume)
         counts = (await ledger.counts_by_state(plan.run)).get(plan.run, {})
         not_printed = 0
-        for pid in planned:
-            rec = await ledger.piece(pid)
-            not_printed += rec is None or rec.state is not PieceState.PRINTED
+        # every planned piece is in the run (checked above): when the run holds no other, its counts say it all
+        if sum(counts.values()) != len(planned) or counts.get(PieceState.PRINTED, 0) != len(planned):
+            for pid in planned:
+                rec = await ledger.piece(pid)
+                not_printed += rec is None or rec.state is not PieceState.PRINTED
     for line in report.lines():
         print(line)
     print(f"ledger: run {plan.run}: " + ", ".join(f"{n} {s.value}" for s, n in sorted(counts.items(), key=lambda i: i[0].value)))

@@ -455,3 +455,20 @@ def test_a_reprint_is_resumed_from_where_it_was_queued_not_from_the_pieces_first
     (placement,) = run.placements_of(_Work(reprint, tuple(pieces)), histories, states)
     assert (placement.device, placement.work.ipp_name, placement.prefix, placement.ipp_job) == ("lp-2", "rp-1 bb", 1, 7)
     assert [x.piece_id for x in placement.live] == [p.piece_id for p in pieces[1:]]
+
+
+async def test_a_plan_whose_pieces_the_ledger_holds_under_another_job_is_refused(tmp_path, capsys):
+    from controller.cli import build_parser
+    from controller.model import PieceEvent, PieceEventKind
+
+    pieces, jobs = run_of(4, 1)
+    plant = tmp_path / "plant.toml"
+    plant.write_text('[[printers]]\nname = "lp-1"\nipp_url = "ipp://127.0.0.1:9/ipp/print"\nspeed_ipm = 150\n')
+    write_print_plan(tmp_path / "plan.json", RUN, pieces, jobs)
+    async with Ledger(tmp_path / "l.sqlite") as ledger:
+        await ledger.append_many([PieceEvent(PieceEventKind.INDEXED, p.piece_id, job_id="OTHER") for p in pieces])
+        await ledger.append_many([PieceEvent(PieceEventKind.SORTED, p.piece_id) for p in pieces])
+    argv = ["fleet", "print", str(plant), str(tmp_path / "plan.json"), "--ledger", str(tmp_path / "l.sqlite")]
+    parsed = build_parser(argv).parse_args(argv)
+    assert await parsed.func(parsed) == 1
+    assert f"4 pieces of the plan are in the ledger under another job than the plan's run {RUN}" in capsys.readouterr().out
