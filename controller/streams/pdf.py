@@ -250,8 +250,11 @@ class PdfWriter:
                 del root[key]
         if isinstance(root.get("/Names"), pikepdf.Dictionary) and "/Dests" in root.Names:
             del root.Names["/Dests"]
+        # a stamp twin of an earlier run goes only when this run stamps the page again; otherwise it stays
+        # with the code drawn in the page's content
+        drop = ("/DPart", "/PieceInfo", "/StructParents", "/B") if plan.stamps else ("/DPart", "/StructParents", "/B")
         for o in page_objs:
-            for key in ("/DPart", "/PieceInfo", "/StructParents", "/B"):
+            for key in drop:
                 if key in o:
                     del o[key]
             o.Parent = pages_root

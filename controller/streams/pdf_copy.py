@@ -10,9 +10,10 @@ cross-reference table and a trailer (the source's /Info kept, a new /ID).
 What a job's file holds is the closure of its pages: every object reachable from them through `N G R`
 in the objects' dictionary and array text (a stream's data is never scanned), with these cut, as the
 pikepdf writer (`pdf.PdfWriter._write`) cuts them:
-- on each page, /Parent (set to the new tree), /DPart, /PieceInfo (a stamp or pad twin of an earlier
-  run; a new pad gets its own), /StructParents (the structure tree is dropped) and /B (article beads:
-  the threads are the document's);
+- on each page, /Parent (set to the new tree), /DPart, /StructParents (the structure tree is dropped)
+  and /B (article beads: the threads are the document's); /PieceInfo stays (this writer only takes
+  plans without stamps, so a page stamped by an earlier run keeps the twin of the code drawn on it;
+  pad pages belong to no piece and are never copied, a new pad gets its own);
 - a reference, anywhere in the closure, to a page of the source that is not in this job, to a page tree
   node, to the catalog or to what the catalog's dropped entries (/Outlines, /DPartRoot, /StructTreeRoot,
   /AcroForm) point at is written `null` (a link annotation to a page of another job, an annotation's /P
@@ -54,7 +55,7 @@ __all__ = ["can_copy", "write_jobs"]
 logger = logging.getLogger(__name__)
 
 _INHERITABLE = ("Resources", "MediaBox", "CropBox", "Rotate")
-_PAGE_DROP = frozenset(("Parent", "DPart", "PieceInfo", "StructParents", "B"))
+_PAGE_DROP = frozenset(("Parent", "DPart", "StructParents", "B"))
 _CATALOG_DROP = frozenset(("Pages", "Outlines", "DPartRoot", "PageLabels", "Dests", "OpenAction", "StructTreeRoot",
                            "AcroForm"))
 _CATALOG_CUT = ("Outlines", "DPartRoot", "StructTreeRoot", "AcroForm")  # references to these become null
@@ -67,7 +68,7 @@ _REF = re.compile(rb"(?<![^" + _WS + rb"()<>\[\]{}])(\d+)[" + _WS + rb"]+(\d+)["
                   + rb"()<>\[\]{}/%])")
 _TEXTY = re.compile(rb"[(%]")
 _PARENT = re.compile(rb"/Parent[" + _WS + rb"]+\d+[" + _WS + rb"]+\d+[" + _WS + rb"]+R(?![^" + _WS + rb"()<>\[\]{}/%])")
-_PAGE_DROP_KEYS = re.compile(rb"/(?:DPart|PieceInfo|StructParents|B)(?![^" + _WS + rb"()<>\[\]{}/%])")
+_PAGE_DROP_KEYS = re.compile(rb"/(?:DPart|StructParents|B)(?![^" + _WS + rb"()<>\[\]{}/%])")
 _NAME_ESCAPE = re.compile(rb"[^\x21-\x7e]|[#()<>\[\]{}/%]")
 _NOT_PDFDOC = re.compile("[^\t\n\r\x20-\x7e\xa1-\xff]")
 _VERSION = re.compile(rb"%PDF-(\d\.\d)")
