@@ -877,18 +877,15 @@ class _Run:
         still stand spooled there is live: its job is looked up on the printer. One whose pieces have moved
         on (a failover) is looked up too: sheets it delivered beyond its printed pieces are duplicates.
         """
-        # one read per piece: its history, whose last event gives its state (reading the state as well cost
-        # 40% more: 3.4 s against 2.1 s for 20,000 pieces; the ledger has no query for many pieces at once)
+        # the pieces' histories in a few reads (Ledger.histories); the last event of each gives its state
+        all_histories: dict[str, list[HistoryEntry]] = await self.ledger.histories(
+            x.piece_id for w in works for x in w.pieces)
         states: dict[str, PieceState] = {}
-        all_histories: dict[str, list[HistoryEntry]] = {}
         for w in works:
             for x in w.pieces:
-                if x.piece_id in all_histories:
-                    continue
-                entries = await self.ledger.history(x.piece_id)
+                entries = all_histories.get(x.piece_id)
                 if not entries:
                     raise FleetError(f"print job {w.job.print_job_id}: piece {x.piece_id} is not in the ledger")
-                all_histories[x.piece_id] = entries
                 states[x.piece_id] = entries[-1].to_state
         fresh = (PieceState.SORTED, PieceState.REPRINT_QUEUED)
         to_route: list[_Work] = []

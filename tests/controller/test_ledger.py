@@ -261,3 +261,21 @@ async def test_two_writers_on_one_file_see_each_others_commits(tmp_path):
         with pytest.raises(IllegalTransitionError):
             await b.append(PieceEvent(K.SORTED, "p"))
         assert await a.verify() == []
+
+
+async def test_histories_of_many_pieces_equal_their_histories_one_by_one(ledger):
+    await index(ledger, 7)
+    await index(ledger, 3, job="j2")
+    for i in range(0, 7, 2):
+        await ledger.append(PieceEvent(K.SORTED, f"j1-{i}", container=f"T{i}"))
+    await ledger.append_many([PieceEvent(K.SPOOLED, f"j1-{i}", device="lp-1", data={"print_job": "pj"})
+                              for i in range(0, 7, 2)])
+    await ledger.append(PieceEvent(K.SORTED, "j2-1"))
+    wanted = [*(f"j1-{i}" for i in range(7)), "j2-1", "j2-1", "nobody"]
+    got = await ledger.histories(wanted, per_query=3)  # several statements, a repeated ID, an unknown one
+    assert set(got) == set(wanted) - {"nobody"}
+    for pid in got:
+        assert got[pid] == await ledger.history(pid)
+    assert [h.kind for h in got["j1-4"]] == [K.INDEXED, K.SORTED, K.SPOOLED] and got["j1-4"][-1].data == {
+        "print_job": "pj"}
+    assert await ledger.histories([]) == {}
