@@ -626,8 +626,9 @@ def _histories(con: sqlite3.Connection, piece_ids: list[str], per_query: int) ->
     # the same chain walk as _history, for up to per_query pieces a statement
     out: dict[str, list[HistoryEntry]] = {}
     unique = list(dict.fromkeys(piece_ids))
-    for i in range(0, len(unique), max(per_query, 1)):
-        chunk = unique[i:i + max(per_query, 1)]
+    step = max(per_query, 1)
+    for i in range(0, len(unique), step):
+        chunk = unique[i:i + step]
         cur = con.execute(
             "WITH RECURSIVE chain(pid, seq) AS ("
             f" SELECT piece_id, last_seq FROM pieces WHERE piece_id IN ({','.join('?' * len(chunk))})"

@@ -1124,14 +1124,14 @@ class _IndexSink:
              all_values: list[str], base: int, pages: int, sheets: int, plex: Plex, first_page: int,
              problem: tuple[int, str] | None) -> None:
         """A whole group from the bulk walk: `ids` number its TLE names (self.name_of), its values
-        are all_values[base:base + len(ids)]."""
+        are all_values[base:base + len(ids)], already stripped (_Walker._tle_ids)."""
         plan = self.plans.get(ids)
         if plan is None:
             plan = self.plans[ids] = self._plan(tuple(self.name_of[i] for i in ids))
         pid_i, zip_i, rcpt, ins_i, others = plan
         inserts: frozenset[int] | None = frozenset()
         several = _SEVERAL in (pid_i, zip_i, ins_i)
-        piece_id = all_values[base + pid_i].strip() if pid_i is not None and not several else ""
+        piece_id = all_values[base + pid_i] if pid_i is not None and not several else ""
         if piece_id and ins_i is not None and not several:
             raw = all_values[base + ins_i]
             inserts = self.insert_sets.get(raw)
@@ -1148,15 +1148,15 @@ class _IndexSink:
             g = _Group(ordinal, start, raw_name, end, tles=list(zip(names, all_values[base:base + len(ids)])),
                        pages=pages, sheets=sheets, first_page=first_page, plex=plex, problem=problem)
             return self.group(g)  # the slow road names the fault, or takes the group name
-        postal = all_values[base + zip_i].strip() if zip_i is not None else ""
+        postal = all_values[base + zip_i] if zip_i is not None else ""
         if not postal and self.roles.mapping.require_postal_code:
             mapping = self.roles.mapping
             return self._quarantine(StreamError(
                 f"the piece has no postal code (no TLE {'/'.join(mapping.postal_code)})", path=self.path,
                 offset=start, piece_id=piece_id))
         piece = Piece(piece_id, self.job_id, ordinal, pages, sheets, plex, first_page,
-                      tuple([all_values[base + i].strip() for i in rcpt]), postal or None, inserts, None,
-                      {k: all_values[base + i].strip() for k, i in others})
+                      tuple([all_values[base + i] for i in rcpt]), postal or None, inserts, None,
+                      {k: all_values[base + i] for k, i in others})
         spans = self.spans
         if problem is None and piece_id not in spans:  # the usual case, without a call
             self.pieces.append(piece)
