@@ -286,6 +286,13 @@ class _Job:
             parts, data = got
             self.emit(self.new[r.num], self.join(parts), data)
 
+    def _parsed(self, r: Ref) -> PdfDict:
+        """A page kept as its text, parsed."""
+        page = self.doc.resolve(r)
+        if not isinstance(page, PdfDict):
+            raise PdfSyntaxError(f"page object {r.num} is not a dictionary", self.doc.offset_of(r))
+        return page
+
     def _page(self, r: Ref, page: PdfDict | bytes, inherited: dict[str, Any], n_pages: int, leaf: int | None) -> bytes:
         """A page's dictionary for this file: its own text with /Parent replaced, when that is all it takes (the
         common case); else parsed and written again without the keys the module's docstring names."""
@@ -302,9 +309,7 @@ class _Job:
                 m = _PARENT.search(text)
                 if m is not None and _top_level(text, m.start()):
                     return b"".join((b"<<", *new_keys, self.renumber(text[at + 2:m.start()] + text[m.end():])))
-            page = self.doc.resolve(r)
-            if not isinstance(page, PdfDict):
-                raise PdfSyntaxError(f"page object {r.num} is not a dictionary", self.doc.offset_of(r))
+            page = self._parsed(r)
         body = [b"<<", *new_keys]
         for k, v in page.items():
             if k not in _PAGE_DROP:
@@ -351,11 +356,8 @@ class _Job:
             if pad is not None:
                 r, page, inherited = objs[-1]
                 if type(page) is bytes:
-                    page = self.doc.resolve(r)
-                    if not isinstance(page, PdfDict):
-                        raise PdfSyntaxError(f"page object {r.num} is not a dictionary", self.doc.offset_of(r))
+                    page = self._parsed(r)
                 last_box = page.get("MediaBox", inherited.get("MediaBox"))
-            if pad is not None:
                 # the next piece starts on a front side: a blank back for this piece's last sheet (as pdf.py)
                 kids.append(pad)
                 box = last_box if last_box is not None else [0, 0, 612, 792]

@@ -189,6 +189,21 @@ def _literal(data: bytes, pos: int) -> tuple[PdfString, int]:
                 pos += 1
 
 
+def _name(raw: bytes) -> Name:
+    """A name from its bytes after the slash, #xx escapes decoded."""
+    if b"#" in raw:
+        raw = _NAME_ESC.sub(lambda e: bytes((int(e.group(1), 16),)), raw)
+    return Name(raw.decode("latin-1"))
+
+
+def _hex_string(body: bytes) -> PdfString:
+    """A hex string from what is between its < and > (white space skipped, an odd last digit taken as x0)."""
+    digits = bytes(c for c in body if c not in _SPACE_BYTES)
+    if len(digits) % 2:
+        digits += b"0"
+    return PdfString(bytes.fromhex(digits.decode()))
+
+
 def _fast_value(data: bytes, start: int, end: int) -> Any:
     """The value in data[start:end] when it is simple enough for one regex to split (else None)."""
     if data.find(b"%", start, end) >= 0:
@@ -202,8 +217,7 @@ def _fast_value(data: bytes, start: int, end: int) -> Any:
             if c == 47:  # /
                 name = names.get(t)
                 if name is None:
-                    name = Name(t[1:].decode("latin-1")) if b"#" not in t else \
-                        Name(_NAME_ESC.sub(lambda e: bytes((int(e.group(1), 16),)), t[1:]).decode("latin-1"))
+                    name = _name(t[1:])
                     if len(names) < 4096:
                         names[t] = name
                 cur.append(name)
@@ -214,8 +228,7 @@ def _fast_value(data: bytes, start: int, end: int) -> Any:
                 elif len(t) < 2 or t[-1] != 62:
                     return None
                 else:
-                    digits = bytes(x for x in t[1:-1] if x not in _SPACE_BYTES)
-                    cur.append(PdfString(bytes.fromhex((digits + b"0" if len(digits) % 2 else digits).decode())))
+                    cur.append(_hex_string(t[1:-1]))
             elif c == 62:  # >>
                 if type(cur) is not _Frame or len(cur) % 2 or t != b">>":
                     return None
@@ -283,10 +296,7 @@ def parse_value(data: bytes, pos: int, base: int) -> tuple[Any, int]:
         elif kind == "ref":
             value = Ref(int(m.group("rn")), int(m.group("rg")))
         elif kind == "name":
-            raw = m.group("name")
-            if b"#" in raw:
-                raw = _NAME_ESC.sub(lambda e: bytes((int(e.group(1), 16),)), raw)
-            value = Name(raw.decode("latin-1"))
+            value = _name(m.group("name"))
         elif kind == "dopen" or kind == "aopen":
             if len(stack) >= _MAX_DEPTH:
                 raise PdfSyntaxError("objects nested too deep", base + pos)
@@ -305,10 +315,7 @@ def parse_value(data: bytes, pos: int, base: int) -> tuple[Any, int]:
                 raise PdfSyntaxError(f"dictionary key /{top[1]} has no value", base + pos - 2)
             value = top[0]
         elif kind == "hex":
-            digits = bytes(c for c in m.group("hex") if c not in _SPACE_BYTES)
-            if len(digits) % 2:
-                digits += b"0"
-            value = PdfString(bytes.fromhex(digits.decode()))
+            value = _hex_string(m.group("hex"))
         elif kind == "lit":
             value, pos = _literal(data, pos)
         elif kind == "real":
