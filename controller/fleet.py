@@ -787,10 +787,8 @@ class _Run:
 
     async def jobs_named(self, p: _Printer, name: str) -> list[ippd.JobStatus] | None:
         """The printer's jobs called `name` that were not cancelled or aborted; None when it does not answer."""
-        try:
-            async with asyncio.timeout(self.io_timeout_s + 1):
-                jobs = await p.ipp.get_jobs(which_jobs="all")
-        except (TimeoutError, DeviceError):
+        jobs = await self.job_table(p.config.name)
+        if jobs is None:
             return None
         dead = (ippd.JobState.CANCELED, ippd.JobState.ABORTED)
         return [js for js in jobs if js.name == name and js.state not in dead]
@@ -1019,11 +1017,18 @@ class _Run:
         """The placement's job in its printer's job table; False: no such job; None: no table."""
         if table is None:
             return None
-        named = [js for js in table if js.name == pl.work.ipp_name]
-        if pl.ipp_job is not None:
-            named = [js for js in named if js.job_id == pl.ipp_job] or named
+        found = _Run.pick_job(table, pl.work.ipp_name, pl.ipp_job)
+        return False if found is None else found
+
+    @staticmethod
+    def pick_job(table: list[ippd.JobStatus], name: str, ipp_job: int | None = None) -> ippd.JobStatus | None:
+        """The job called `name` in a printer's job table (the one with job-id `ipp_job` among them, if any): the
+        one still alive, else the last; None: no such job."""
+        named = [js for js in table if js.name == name]
+        if ipp_job is not None:
+            named = [js for js in named if js.job_id == ipp_job] or named
         if not named:
-            return False
+            return None
         alive = [js for js in named if js.state not in _FINAL]
         return max(alive or named, key=lambda js: js.job_id)
 
@@ -1238,13 +1243,12 @@ class _Run:
             table = await self.job_table(p.config.name)
             if table is None:
                 return
-            named = [js for js in table if js.name == sub.work.ipp_name]
-            if not named:
+            # the one still alive, else the last: a cancelled or aborted one may have delivered sheets too
+            found = self.pick_job(table, sub.work.ipp_name)
+            if found is None:
                 p.orphans.remove(sub)  # it never arrived
                 return
-            # the one still alive, else the last: a cancelled or aborted one may have delivered sheets too
-            alive = [js for js in named if js.state not in _FINAL]
-            sub.ipp_job = max(alive or named, key=lambda js: js.job_id).job_id
+            sub.ipp_job = found.job_id
         try:
             async with asyncio.timeout(self.io_timeout_s + 1):
                 await p.ipp.cancel_job(sub.ipp_job)
@@ -1276,7 +1280,7 @@ class _Run:
         kept = sub.moved_at or 0
         if sub.lost:
             if counter_end is None or sub.counter_start is None:
-                moved = [x.piece_id for x in self.pieces_after(sub.work.pieces, kept)]
+                moved = split_for_failover(sub.work.pieces, kept).remainder
                 self.alert(f"{p.config.name} lost job {sub.ipp_job} ({sub.work.job.print_job_id}) in a restart and "
                            f"its page counter could not be read: check its output beyond impression {kept} for "
                            f"sheets of pieces {', '.join(moved)} (printed again elsewhere)")
@@ -1317,17 +1321,6 @@ class _Run:
         else:
             # IPP still holds the count: what it delivered beyond the cut stays a discrepancy beside its alert
             self.close_submission(p, sub, kept, sub.confirmed, counter_end, "moved")
-
-    @staticmethod
-    def pieces_after(pieces: Sequence[Piece], impressions: int) -> list[Piece]:
-        """The pieces not wholly within the first `impressions` impressions."""
-        done = 0
-        out = []
-        for x in pieces:
-            done += impressions_of(x)
-            if done > impressions:
-                out.append(x)
-        return out
 
     # -- the report --
 
