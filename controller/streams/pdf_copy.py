@@ -49,6 +49,7 @@ from controller.streams.base import EngineeringPlan, PrintJobPlan, StreamIndex
 from controller.streams.paged import JobFiles
 from controller.streams.pdf_index import outline_title
 from controller.streams.pdf_objects import Name, PdfDict, PdfObjects, PdfString, PdfSyntaxError, Ref, Stream
+from controller.streams.pdf_objects import _REGULAR, _WS, _top_level
 
 __all__ = ["can_copy", "write_jobs"]
 
@@ -63,12 +64,10 @@ _MAX_TREE_DEPTH = 64
 _FLUSH = 1 << 20  # bytes of output held before they are written
 _CACHE = 4096  # objects kept split at their references (see _Source.copy_of)
 
-_WS = rb"\x00\t\n\x0c\r "
-_REF = re.compile(rb"(?<![^" + _WS + rb"()<>\[\]{}])(\d+)[" + _WS + rb"]+(\d+)[" + _WS + rb"]+R(?![^" + _WS
-                  + rb"()<>\[\]{}/%])")
+_REF = re.compile(rb"(?<![^" + _WS + rb"()<>\[\]{}])(\d+)[" + _WS + rb"]+(\d+)[" + _WS + rb"]+R(?!" + _REGULAR + rb")")
 _TEXTY = re.compile(rb"[(%]")
-_PARENT = re.compile(rb"/Parent[" + _WS + rb"]+\d+[" + _WS + rb"]+\d+[" + _WS + rb"]+R(?![^" + _WS + rb"()<>\[\]{}/%])")
-_PAGE_DROP_KEYS = re.compile(rb"/(?:DPart|StructParents|B)(?![^" + _WS + rb"()<>\[\]{}/%])")
+_PARENT = re.compile(rb"/Parent[" + _WS + rb"]+\d+[" + _WS + rb"]+\d+[" + _WS + rb"]+R(?!" + _REGULAR + rb")")
+_PAGE_DROP_KEYS = re.compile(rb"/(?:DPart|StructParents|B)(?!" + _REGULAR + rb")")
 _NAME_ESCAPE = re.compile(rb"[^\x21-\x7e]|[#()<>\[\]{}/%]")
 _NOT_PDFDOC = re.compile("[^\t\n\r\x20-\x7e\xa1-\xff]")
 _VERSION = re.compile(rb"%PDF-(\d\.\d)")
@@ -440,11 +439,6 @@ class _Job:
         trailer += b"/ID[<%s><%s>]>>\nstartxref\n%d\n%%%%EOF\n" % (digest, digest, xref_at)
         self.out.write(b"".join(self.chunks) + b"".join(rows) + trailer)
         self.chunks.clear()
-
-
-def _top_level(text: bytes, pos: int) -> bool:
-    """Whether `pos` in a dictionary's text is at its top level (not inside a nested dictionary or array)."""
-    return text.count(b"<<", 0, pos) - text.count(b">>", 0, pos) == 1 and text.count(b"[", 0, pos) == text.count(b"]", 0, pos)
 
 
 def _has_key(text: bytes, key: str) -> bool:

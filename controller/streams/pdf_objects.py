@@ -133,6 +133,9 @@ _PEEK_VALUE = re.compile(rb"[" + _WS + rb"]*(?:(?P<rn>\d+)[" + _WS + rb"]+(?P<rg
                          + rb")|(?P<int>[+-]?\d+)(?![.\d]|" + _REGULAR + rb")|/(?P<name>" + _REGULAR + rb"*))?")
 _LENGTHS = re.compile(rb"/Length(?!" + _REGULAR + rb")[" + _WS + rb"]*(\d+)((?:[" + _WS + rb"]+\d+[" + _WS + rb"]+R)?)(?!" + _REGULAR + rb")")
 _AFTER_DICT = frozenset(b">\x00\t\n\x0c\r ")
+_STARTXREF = re.compile(rb"startxref[" + _WS + rb"]+(\d+)[" + _WS + rb"]+%%EOF")
+_SUBSECTION = re.compile(rb"[" + _WS + rb"]*(\d+) (\d+)[ \t]*(?:\r\n|\r|\n)")
+_TRAILER = re.compile(rb"[" + _WS + rb"]*trailer")
 _KEY_FINDERS: dict[tuple[bytes, ...], re.Pattern] = {}
 _NAME_ONLY = {Name}
 _NAMES: dict[bytes, Name] = {}  # names met, by their bytes (a few dozen in practice; at most 4096 kept)
@@ -202,6 +205,19 @@ def _hex_string(body: bytes) -> PdfString:
     if len(digits) % 2:
         digits += b"0"
     return PdfString(bytes.fromhex(digits.decode()))
+
+
+def _ends(data: bytes, start: int) -> tuple[int, int]:
+    """Where the first `endobj` and, before it, the first `stream` are in data[start:] (-1: not there)."""
+    e = data.find(b"endobj", start)
+    return e, data.find(b"stream", start, e if e >= 0 else len(data))
+
+
+def _top_level(data: bytes, pos: int, start: int = 0) -> bool:
+    """Whether `pos` in a dictionary's text data[start:] is at its top level (not in a nested dictionary or
+    array); the text holds no strings or comments."""
+    return data.count(b"<<", start, pos) - data.count(b">>", start, pos) == 1 and \
+        data.count(b"[", start, pos) == data.count(b"]", start, pos)
 
 
 def _fast_value(data: bytes, start: int, end: int) -> Any:
@@ -407,7 +423,7 @@ class PdfObjects:
     def _load_xref(self) -> PdfDict:
         tail_at = max(0, self.size - 1024)
         tail = self.read(tail_at, 1024)
-        found = list(re.finditer(rb"startxref[" + _WS + rb"]+(\d+)[" + _WS + rb"]+%%EOF", tail))
+        found = list(_STARTXREF.finditer(tail))
         if not found:
             raise PdfSyntaxError("no startxref before the final %%EOF", self.size)
         at = int(found[-1].group(1))
@@ -462,9 +478,9 @@ class PdfObjects:
         rows: list[tuple[int, int, bytes]] = []  # (first object, count, rows) until the trailer is read
         while True:
             head = self.read(pos, 64)
-            m = re.match(rb"[" + _WS + rb"]*(\d+) (\d+)[ \t]*(?:\r\n|\r|\n)", head)
+            m = _SUBSECTION.match(head)
             if m is None:
-                t = re.match(rb"[" + _WS + rb"]*trailer", head)
+                t = _TRAILER.match(head)
                 if t is None:
                     raise PdfSyntaxError("a cross-reference subsection header does not parse", pos)
                 pos += t.end()
@@ -573,8 +589,7 @@ class PdfObjects:
                 raise PdfSyntaxError(f"object {m.group(1).decode()} {m.group(2).decode()} is where the "
                                      f"cross-reference puts {ref.num} {ref.gen}", at)
             start = m.end()
-            e = data.find(b"endobj", start)
-            s = data.find(b"stream", start, e if e >= 0 else len(data))
+            e, s = _ends(data, start)
             cut = s if s >= 0 else e
             if cut >= 0:
                 k = _OBJ_END.match(data, cut)  # the keyword as the end of the value (it may sit inside a string)
@@ -634,8 +649,7 @@ class PdfObjects:
         if m is None or int(m.group(1)) != ref.num or int(m.group(2)) != ref.gen:
             return None
         start = m.end()
-        e = data.find(b"endobj", start)
-        s = data.find(b"stream", start, e if e >= 0 else len(data))
+        e, s = _ends(data, start)
         cut = s if s >= 0 else e
         k = None
         if cut < 0:
@@ -657,11 +671,8 @@ class PdfObjects:
         if finder is None:
             finder = _KEY_FINDERS[keys] = re.compile(
                 rb"/(" + b"|".join(re.escape(x) for x in keys) + rb")(?!" + _REGULAR + rb")" + _PEEK_VALUE.pattern)
-        count = data.count
         for v in finder.finditer(data, start, cut):
-            pos = v.start()
-            if count(b"<<", start, pos) - count(b">>", start, pos) != 1 or \
-                    count(b"[", start, pos) != count(b"]", start, pos):
+            if not _top_level(data, v.start(), start):
                 continue  # inside a nested dictionary or an array
             key = v.group(1)
             if key in out:
@@ -704,8 +715,7 @@ class PdfObjects:
         pos = data.find(b"/" + key, start)
         if pos < 0 or data.find(b"(", start, pos) >= 0 or data.find(b"%", start, pos) >= 0 or \
                 data.find(b"/" + key, pos + 1) >= 0 or _REGULAR_AT.match(data, pos + 1 + len(key)) or \
-                data.count(b"<<", start, pos) - data.count(b">>", start, pos) != 1 or \
-                data.count(b"[", start, pos) != data.count(b"]", start, pos):
+                not _top_level(data, pos, start):
             return None
         o = _ARRAY_OPEN.match(data, pos + 1 + len(key))
         if o is None:
@@ -785,12 +795,10 @@ class PdfObjects:
             m = _HEADER.match(data)
             if m is not None and int(m.group(1)) == ref.num and int(m.group(2)) == ref.gen:
                 start = m.end()
-                e = data.find(b"endobj", start)
-                s = data.find(b"stream", start, e if e >= 0 else len(data))
+                e, s = _ends(data, start)
                 if s < 0 and e < 0:
                     data = self.read(where, 4096)
-                    e = data.find(b"endobj", start)
-                    s = data.find(b"stream", start, e if e >= 0 else len(data))
+                    e, s = _ends(data, start)
                 cut = s if s >= 0 else e
                 if cut >= 0 and data.find(b"(", start, cut) < 0 and data.find(b"%", start, cut) < 0:
                     if s < 0:
