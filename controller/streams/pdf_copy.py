@@ -184,11 +184,8 @@ class _Source:
                         _TEXTY.search(text) is None:
                     # a plain page (the common case), kept as its text: its own keys are enough to know
                     # what it inherits
-                    if ref.num in self.page_nums:
-                        raise PdfSyntaxError(f"page object {ref.num} appears twice in the page tree",
-                                             doc.offset_of(ref))
-                    self.page_nums.add(ref.num)
-                    self.pages.append((ref, text, {k: v for k, v in inherited.items() if not _has_key(text, k)}))
+                    self._add_page(ref, text, {k: v for k, v in inherited.items() if not _has_key(text, k)},
+                                   doc.offset_of(ref))
                     continue
             kid = doc.resolve(ref) if type(ref) is Ref else None
             if not isinstance(kid, PdfDict):
@@ -198,10 +195,13 @@ class _Source:
             if kind == "Pages" or (kind is None and "Kids" in kid):
                 enter(ref, kid, inherited)
                 continue
-            if ref.num in self.page_nums:
-                raise PdfSyntaxError(f"page object {ref.num} appears twice in the page tree", kid.offset)
-            self.page_nums.add(ref.num)
-            self.pages.append((ref, kid, {k: v for k, v in inherited.items() if k not in kid}))
+            self._add_page(ref, kid, {k: v for k, v in inherited.items() if k not in kid}, kid.offset)
+
+    def _add_page(self, ref: Ref, page: PdfDict | bytes, inherited: dict[str, Any], at: int) -> None:
+        if ref.num in self.page_nums:
+            raise PdfSyntaxError(f"page object {ref.num} appears twice in the page tree", at)
+        self.page_nums.add(ref.num)
+        self.pages.append((ref, page, inherited))
 
 
 class _Job:
