@@ -1,9 +1,9 @@
 """Indexing a PDF print stream into mail pieces, streaming: memory does not grow with the file's size.
 
 The structure is read with `pdf_objects.PdfObjects` (the cross-reference, then each object on demand
-through a bounded cache; no content stream is read, parsed or rendered). What the index keeps per
-page is an object number (4 bytes); per object number, where it is (8 bytes) and whether it is a page
-(4 bytes). See controller.streams.pdf for where piece boundaries and recipients come from.
+through a bounded cache; no content stream is read, parsed or rendered). What the index keeps is,
+per object number, where it is (8 bytes) and which page it is, if one (4 bytes). See
+controller.streams.pdf for where piece boundaries and recipients come from.
 
 Strict: anything qpdf would have to repair to read the file (an object not where the cross-reference
 says, a stream /Length that does not reach `endstream`, a truncated file) is a StreamError naming the
@@ -73,24 +73,24 @@ def _key(obj: Any) -> bytes | None:
 
 
 class _Pages:
-    """The page tree's leaves in order: each page's object number, and each object number's page."""
+    """The page tree's leaves: each object number's page (its index in tree order), and how many pages."""
 
     def __init__(self, objects: int) -> None:
-        self.nums = array("i")
+        self.count = 0
         self.gens: dict[int, int] = {}
         self.page_of_num = array("i", [-1]) * objects
 
     def __len__(self) -> int:
-        return len(self.nums)
+        return self.count
 
     def add(self, ref: Ref, at: int) -> int:
         if not 0 <= ref.num < len(self.page_of_num) or self.page_of_num[ref.num] >= 0:
             raise PdfSyntaxError(f"page object {ref.num} appears twice in the page tree", at)
-        self.page_of_num[ref.num] = len(self.nums)
-        self.nums.append(ref.num)
+        self.page_of_num[ref.num] = self.count
+        self.count += 1
         if ref.gen:
             self.gens[ref.num] = ref.gen
-        return len(self.nums) - 1
+        return self.count - 1
 
     def index_of(self, ref: Any) -> int:
         if not isinstance(ref, Ref) or not 0 <= ref.num < len(self.page_of_num):
