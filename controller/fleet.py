@@ -55,7 +55,9 @@ from typing import Callable, Iterable, Mapping, Sequence
 
 from controller.config import PrinterConfig
 from controller.errors import DeviceError, PmcError
-from controller.fleet_plan import (
+from controller.fleet_plan import (  # noqa: F401 - PAGE_LIST_FORMAT, STREAM_DOCUMENT_FORMATS: exported here too
+    PAGE_LIST_FORMAT,
+    STREAM_DOCUMENT_FORMATS,
     FailoverSplit,
     Health,
     PrinterCaps,
@@ -82,7 +84,6 @@ __all__ = [
     "file_documents", "STREAM_DOCUMENT_FORMATS", "PAGE_LIST_FORMAT", "poll_printers", "FleetMonitor", "PrinterLook",
 ]
 
-PAGE_LIST_FORMAT = "application/vnd.pmc.pages"  # one line per page: the control code, or "-"
 
 
 class FleetError(PmcError):
@@ -288,14 +289,6 @@ def stream_documents(index, writer, stamps, work_dir: Path) -> Callable[[PrintJo
 
     return make
 
-
-# IPP document-format of each print-stream format (controller.streams.base.StreamFormat values)
-STREAM_DOCUMENT_FORMATS: Mapping[str, str] = {
-    "afp": "application/vnd.ibm.modcap",
-    "pdf": "application/pdf",
-    "ps": "application/postscript",
-    "pcl": "application/vnd.hp-pcl",
-}
 
 
 def file_documents(files: Mapping[str, Path], work_dir: Path, *, source: Callable[[], object] | None = None,

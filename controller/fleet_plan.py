@@ -122,6 +122,16 @@ def route(
     return Route(best[1], best[0], refused)
 
 
+PAGE_LIST_FORMAT = "application/vnd.pmc.pages"  # one line per page: the control code, or "-"
+# IPP document-format of each print-stream format (controller.streams.base.StreamFormat values)
+STREAM_DOCUMENT_FORMATS: Mapping[str, str] = {
+    "afp": "application/vnd.ibm.modcap",
+    "pdf": "application/pdf",
+    "ps": "application/postscript",
+    "pcl": "application/vnd.hp-pcl",
+}
+
+
 def should_fail_over(view: PrinterView, now: float, grace_s: float) -> bool:
     """A printer stopped with an error, or silent, for longer than the grace time."""
     return view.health in (Health.STOPPED, Health.OFFLINE) and now - view.since >= grace_s

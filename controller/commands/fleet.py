@@ -38,13 +38,11 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 
 from controller.config import load_plant_config
 from controller.errors import ConfigError
+from controller.fleet_plan import PAGE_LIST_FORMAT as PAGE_LIST
+from controller.fleet_plan import STREAM_DOCUMENT_FORMATS as STREAM_FORMATS
 from controller.fleet_plan import Health, impressions_of
 from controller.model import Piece, PieceState, Plex, PrintJob
 
-PAGE_LIST = "application/vnd.pmc.pages"  # controller.fleet.PAGE_LIST_FORMAT (fleet is imported lazily)
-# controller.fleet.STREAM_DOCUMENT_FORMATS, by stream format
-STREAM_FORMATS = {"afp": "application/vnd.ibm.modcap", "pdf": "application/pdf", "ps": "application/postscript",
-                  "pcl": "application/vnd.hp-pcl"}
 DocumentFormat = Literal["application/vnd.pmc.pages", "application/vnd.ibm.modcap", "application/pdf",
                          "application/postscript", "application/vnd.hp-pcl"]
 
@@ -361,7 +359,7 @@ async def _plan(args: argparse.Namespace) -> int:
 async def _print(args: argparse.Namespace) -> int:
     import tempfile
 
-    from controller.fleet import PAGE_LIST_FORMAT, file_documents, page_list_documents, print_run
+    from controller.fleet import file_documents, page_list_documents, print_run
     from controller.ledger import Ledger
 
     config = load_plant_config(args.plant)
@@ -400,7 +398,7 @@ async def _print(args: argparse.Namespace) -> int:
             return 1
         with tempfile.TemporaryDirectory(prefix="pmc-fleet-") as cut:  # remainders cut from the job files
             if plan.document_format == PAGE_LIST:
-                documents, fmt = page_list_documents({p.piece_id: p for p in pieces}, run=plan.run), PAGE_LIST_FORMAT
+                documents, fmt = page_list_documents({p.piece_id: p for p in pieces}, run=plan.run), PAGE_LIST
             else:
                 source = plan.source
                 documents = file_documents(files, Path(cut), stamp=source is None or source.stamped,
