@@ -87,6 +87,11 @@ def _pikepdf_errors() -> tuple[type[BaseException], ...]:
             KeyError, IndexError, AttributeError, OverflowError, UnicodeDecodeError)
 
 
+def _pdf_date() -> str:
+    """Now, as a PDF date string in UTC (the twins' /LastModified)."""
+    return datetime.datetime.now(datetime.timezone.utc).strftime("D:%Y%m%d%H%M%SZ")
+
+
 def _text(obj: Any) -> str:
     import pikepdf
 
@@ -173,8 +178,7 @@ class PdfWriter:
             # no stamps: the pages' objects are copied as they are (stamping changes their content, so it
             # stays on pikepdf below)
             with JobFiles(index.path, Path(out_dir), [job.name for job in plan.jobs], ".pdf") as files:
-                pdf_copy.write_jobs(index, plan, files,
-                                    datetime.datetime.now(datetime.timezone.utc).strftime("D:%Y%m%d%H%M%SZ"))
+                pdf_copy.write_jobs(index, plan, files, _pdf_date())
             return files.finals
         import pikepdf
 
@@ -260,7 +264,7 @@ class PdfWriter:
             o.Parent = pages_root
         wrap_open = pdf.make_stream(b"q\n") if plan.stamps else None
         pieces = {p.piece_id: p for p in index.pieces}
-        stamp_time = pikepdf.String(datetime.datetime.now(datetime.timezone.utc).strftime("D:%Y%m%d%H%M%SZ"))
+        stamp_time = pikepdf.String(_pdf_date())
         save_args = dict(stream_decode_level=pikepdf.StreamDecodeLevel.none,
                          object_stream_mode=pikepdf.ObjectStreamMode.disable, fix_metadata_version=False,
                          # streams keep the compression they came with (flate-compressing every uncompressed

@@ -47,7 +47,7 @@ from controller.errors import StreamError
 from controller.model import Piece, Plex
 from controller.streams.base import EngineeringPlan, PrintJobPlan, StreamIndex
 from controller.streams.paged import JobFiles
-from controller.streams.pdf_index import outline_title
+from controller.streams.pdf_index import _MAX_TREE_DEPTH, outline_title
 from controller.streams.pdf_objects import Name, PdfDict, PdfObjects, PdfString, PdfSyntaxError, Ref, Stream
 from controller.streams.pdf_objects import _REGULAR, _WS, _top_level
 
@@ -60,7 +60,6 @@ _PAGE_DROP = frozenset(("Parent", "DPart", "StructParents", "B"))
 _CATALOG_DROP = frozenset(("Pages", "Outlines", "DPartRoot", "PageLabels", "Dests", "OpenAction", "StructTreeRoot",
                            "AcroForm"))
 _CATALOG_CUT = ("Outlines", "DPartRoot", "StructTreeRoot", "AcroForm")  # references to these become null
-_MAX_TREE_DEPTH = 64
 _FLUSH = 1 << 20  # bytes of output held before they are written
 _CACHE = 4096  # objects kept split at their references (see _Source.copy_of)
 
