@@ -205,6 +205,15 @@ class PdfReader:
                 raise PdfSyntaxError("a page tree node has no /Kids", node.offset)
             return iter(kids), node.offset
 
+        def enter(ref: Ref, node: PdfDict | None) -> tuple[Iterator[Any], int]:
+            at = doc.offset_of(ref)
+            if ref.num in seen_nodes:
+                raise PdfSyntaxError("the page tree has a loop", at)
+            if len(stack) >= _MAX_TREE_DEPTH:
+                raise PdfSyntaxError("the page tree is nested too deep", at)
+            seen_nodes.add(ref.num)
+            return kids_of(ref, node)
+
         head = peek(tree_ref, (b"Count",), partial=True) if type(tree_ref) is Ref else None
         if head is not None and head[1] < 0 and b"Count" in head[0] and head[0][b"Count"] is not COMPLEX:
             count, tree_at = resolve(head[0][b"Count"]), doc.offset_of(tree_ref)
@@ -238,14 +247,14 @@ class PdfReader:
                             _check_contents(doc, contents, path, i)
                     continue
                 if kind == "Pages" and got.get(b"Kids") is COMPLEX:
-                    stack.append(PdfReader._enter(doc, ref, stack, seen_nodes, kids_of, None))
+                    stack.append(enter(ref, None))
                     continue
             kid = resolve(ref)
             if not isinstance(kid, PdfDict):
                 raise PdfSyntaxError(f"page tree kid {ref.num} {ref.gen} R is not a dictionary", node_at)
             kind = kid.get("Type")
             if kind == "Pages" or (kind is None and "Kids" in kid):
-                stack.append(PdfReader._enter(doc, ref, stack, seen_nodes, kids_of, kid))
+                stack.append(enter(ref, kid))
                 continue
             if kind is not None and kind != "Page":
                 raise PdfSyntaxError(f"a page tree kid of /Type /{kind}", kid.offset)
@@ -254,17 +263,6 @@ class PdfReader:
             if "PieceInfo" in kid and _is_pad(doc, kid):
                 pads.append(i)
         return pages, pads, count, tree_at
-
-    @staticmethod
-    def _enter(doc: PdfObjects, ref: Ref, stack: list, seen_nodes: set[int], kids_of: Any,
-               node: PdfDict | None) -> tuple[Iterator[Any], int]:
-        at = doc.offset_of(ref)
-        if ref.num in seen_nodes:
-            raise PdfSyntaxError("the page tree has a loop", at)
-        if len(stack) >= _MAX_TREE_DEPTH:
-            raise PdfSyntaxError("the page tree is nested too deep", at)
-        seen_nodes.add(ref.num)
-        return kids_of(ref, node)
 
     def _page_of(self, ref: Any, pages: _Pages, what: str, at: int) -> int:
         k = pages.index_of(ref)
