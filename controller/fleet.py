@@ -313,7 +313,10 @@ def file_documents(files: Mapping[str, Path], work_dir: Path, *, source: Callabl
         if path is None:
             raise FleetError(f"print job {job.print_job_id}: the plan names no file for print job {base}")
         if job.print_job_id == base:
-            return Path(path).read_bytes()
+            try:
+                return Path(path).read_bytes()
+            except OSError as exc:
+                raise FleetError(f"print job {base}: cannot read its file {path}: {exc.strerror}") from None
         key = None if source is not None else base
         with lock:
             if key not in cutters:

@@ -59,6 +59,11 @@ class PlanPiece(_Strict):
     plex: Literal["simplex", "duplex"] = "simplex"
     inserts: list[int] = Field(default_factory=list)
 
+    @classmethod
+    def of(cls, p: Piece) -> "PlanPiece":
+        return cls(piece_id=p.piece_id, sequence=p.sequence, pages=p.pages, sheets=p.sheets, plex=p.plex.value,
+                   inserts=sorted(p.inserts))
+
 
 class PlanPrintJob(_Strict):
     print_job_id: str = Field(min_length=1, pattern=r"^[^~]+$")  # '~' marks a failover's remainder
@@ -145,8 +150,7 @@ def load_print_plan(path: str | Path) -> PrintPlan:
 def write_print_plan(path: str | Path, run: str, pieces: list[Piece], jobs: list[PrintJob]) -> None:
     plan = PrintPlan(
         run=run,
-        pieces=[PlanPiece(piece_id=p.piece_id, sequence=p.sequence, pages=p.pages, sheets=p.sheets, plex=p.plex.value,
-                          inserts=sorted(p.inserts)) for p in pieces],
+        pieces=[PlanPiece.of(p) for p in pieces],
         print_jobs=[PlanPrintJob(print_job_id=j.print_job_id, piece_ids=list(j.piece_ids), media=j.media,
                                  colour=j.colour) for j in jobs],
     )
@@ -320,8 +324,7 @@ def plan_for_job_files(stream: Path, job_files: list[Path], plan_path: Path, *, 
         source=PlanSource(file=os.path.relpath(Path(stream).resolve(), here), format=source.format.value,
                           sidecar=os.path.relpath(Path(side).resolve(), here) if side is not None else None,
                           stamped=stamped),
-        pieces=[PlanPiece(piece_id=p.piece_id, sequence=p.sequence, pages=p.pages, sheets=p.sheets,
-                          plex=p.plex.value, inserts=sorted(p.inserts)) for p in planned],
+        pieces=[PlanPiece.of(p) for p in planned],
         print_jobs=jobs,
     )
     plan.model()  # its own checks (one plex per job)
@@ -344,7 +347,10 @@ async def _plan(args: argparse.Namespace) -> int:
     plan, left_out = await asyncio.to_thread(
         plan_for_job_files, args.stream, args.jobs, args.out, job_id=args.job, fmt=args.format, sidecar=sidecar,
         media=args.media, colour=args.colour, stamped=not args.unstamped)
-    Path(args.out).write_text(plan.model_dump_json(indent=1, exclude_none=True))
+    try:
+        Path(args.out).write_text(plan.model_dump_json(indent=1, exclude_none=True))
+    except OSError as exc:
+        raise ConfigError(f"{args.out}: cannot write the print plan: {exc.strerror}") from None
     sheets = sum(p.sheets for p in plan.pieces)
     print(f"{args.out}: run {plan.run}, {len(plan.pieces)} pieces ({sheets} sheets) in {len(plan.print_jobs)} print "
           f"jobs, {plan.document_format}")
