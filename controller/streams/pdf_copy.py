@@ -94,7 +94,7 @@ def write_jobs(index: StreamIndex, plan: EngineeringPlan, files: JobFiles, stamp
                     _Job(source, index, pieces, job, write_dparts, had_labels, stamp_time, out).build()
     except PdfSyntaxError as exc:
         raise StreamError(f"cannot write print jobs: damaged PDF: {exc}", path=path, offset=exc.offset) from None
-    except (ValueError, TypeError, KeyError, IndexError, OverflowError, RecursionError) as exc:
+    except (ValueError, TypeError, KeyError, IndexError, OverflowError, RecursionError, MemoryError) as exc:
         # a structure no check foresaw is still a damaged file to the caller, as in pdf_index
         raise StreamError(f"cannot write print jobs: unreadable PDF ({type(exc).__name__}: {exc})", path=path) from exc
 
