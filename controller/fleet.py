@@ -368,6 +368,7 @@ class _Placement:
 
 
 _FINAL = (ippd.JobState.COMPLETED, ippd.JobState.CANCELED, ippd.JobState.ABORTED)
+_FRESH = (PieceState.SORTED, PieceState.REPRINT_QUEUED)  # a piece ready to print (again)
 
 
 def _some(ids: Sequence[str], most: int = 12) -> str:
@@ -881,11 +882,10 @@ class _Run:
                 if not entries:
                     raise FleetError(f"print job {w.job.print_job_id}: piece {x.piece_id} is not in the ledger")
                 states[x.piece_id] = entries[-1].to_state
-        fresh = (PieceState.SORTED, PieceState.REPRINT_QUEUED)
         to_route: list[_Work] = []
         started: list[tuple[_Work, dict[str, list]]] = []
         for w in works:
-            if all(states[x.piece_id] in fresh for x in w.pieces):
+            if all(states[x.piece_id] in _FRESH for x in w.pieces):
                 to_route.append(w)
                 self.resumed.append(f"{w.job.print_job_id}: never routed; routed now")
                 continue
@@ -916,7 +916,7 @@ class _Run:
                 self.alert(f"print job {w.job.print_job_id}: pieces {_some([x.piece_id for x in astray])} were "
                            f"spooled with no print job recorded: printed again as {to_route[-1].job.print_job_id}; "
                            f"check the printers' output for them")
-            unsent = [x for x in w.pieces if states[x.piece_id] in fresh]
+            unsent = [x for x in w.pieces if states[x.piece_id] in _FRESH]
             if unsent:  # not the fleet's doing (one print job's pieces are spooled together): route them all the same
                 to_route.append(_Work(self.remainder_job(w.job, unsent), tuple(unsent),
                                       reason="resumed: still sorted although its print job was routed"))
@@ -950,11 +950,10 @@ class _Run:
         ipp_ids: dict[tuple[str, str], int] = {}
         sent: dict[tuple[str, str, str], HistoryEntry] = {}  # the last record of each placement taken by its printer
         sending: dict[tuple[str, str, str], HistoryEntry] = {}  # its last record of being sent or taken
-        fresh = (PieceState.SORTED, PieceState.REPRINT_QUEUED)
         for x in w.pieces:
             entries = histories[x.piece_id]
             # this run began where the piece last became ready to print: a reprint's earlier life is not its
-            since = max((i for i, h in enumerate(entries) if h.to_state in fresh), default=0)
+            since = max((i for i, h in enumerate(entries) if h.to_state in _FRESH), default=0)
             for h in entries[since:]:
                 pj = h.data.get("print_job") if h.data else None
                 if h.kind is PieceEventKind.SPOOLED and isinstance(pj, str) and h.device:
