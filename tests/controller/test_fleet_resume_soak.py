@@ -33,9 +33,8 @@ async def test_a_run_killed_again_and_again_is_finished_by_resume_with_every_she
         for k in range(KILLS):
             proc = await start_pmc(*args, *(["--resume"] if k else []), *FAST)
             await asyncio.sleep(rng.uniform(0.4, 1.0))  # it starts in ~0.3 s and prints for ~1 s: kills land in the run
-            if proc.returncode is not None:
+            if not await kill(proc, may_have_ended=True):
                 break  # it finished before the kill
-            await kill(proc)
         code, out = await resume(args)
         stacks = sheets_on_stacks(sims)
     # a kill between routing a job and sending it to a printer that held nothing of the run yet leaves the next
