@@ -137,14 +137,22 @@ async def test_a_jam_mid_job_moves_the_rest_of_the_job_to_another_printer(tmp_pa
         assert report.pieces_printed == len(pieces)
 
 
-@pytest.mark.timeout(60)
-async def test_a_printer_that_stops_answering_mid_job_loses_its_work_and_its_late_sheets_are_named(tmp_path):
-    pieces, jobs = make_run(jobs=7, pieces_per_job=20)
+async def run_with_lp2_dropping_off(tmp_path, pieces, jobs, *, jam_unheard_at: int | None = None):
+    """The run on the fleet with lp-2 dropping off the network mid pj-2 (its marker printing on, unheard) and
+    reconnected once the controller has moved its work; `jam_unheard_at`: lp-2 also jams at that impression while
+    unheard, and the operator at the printer clears it at once (nobody tells the controller)."""
     by_id = {p.piece_id: p for p in pieces}
     async with fleet() as (sims, configs):
         lp2 = sims[1]
         lp2.schedule(Fault.OFFLINE, at_impression=21)  # mid pj-2; the marker goes on printing, unheard
+        if jam_unheard_at is not None:
+            lp2.schedule(Fault.MEDIA_JAM, at_impression=jam_unheard_at)
         ledger = await sorted_ledger(tmp_path / "ledger.sqlite", pieces)
+
+        async def operator_at_the_printer() -> None:
+            while not lp2.state.spoiled:
+                await asyncio.sleep(0.005)
+            lp2.clear(Fault.MEDIA_JAM)
 
         async def network_comes_back() -> None:
             # the operator reconnects lp-2 once the controller has moved its work (the ledger says so)
@@ -156,6 +164,8 @@ async def test_a_printer_that_stops_answering_mid_job_loses_its_work_and_its_lat
         try:
             async with asyncio.timeout(45):
                 async with asyncio.TaskGroup() as tg:
+                    if jam_unheard_at is not None:
+                        tg.create_task(operator_at_the_printer(), name="operator[lp-2].jam")
                     tg.create_task(network_comes_back(), name="operator[lp-2].reconnect")
                     run = tg.create_task(print_run(
                         configs, jobs, pieces, page_list_documents(by_id, run=RUN), ledger,
@@ -165,15 +175,51 @@ async def test_a_printer_that_stops_answering_mid_job_loses_its_work_and_its_lat
             await assert_ledger_all_printed(ledger, pieces)
         finally:
             await ledger.aclose()
-        failover = next(f for f in report.failovers if f.printer == "lp-2" and f.print_job_id == "pj-2")
-        assert "offline" in failover.reason and failover.to not in (None, "lp-2")
-        # lp-2 printed on while nobody could hear it: the controller names every late sheet to pull
-        late = [s for s in report.spoils if s.printer == "lp-2" and "duplicate" in s.why]
-        assert late and any("pull the sheets" in a for a in report.alerts)
-        assert_each_sheet_once_plus_spoils(sims, pieces, report)
-        # and the reconciliation of that job says so, rather than balancing
-        r = next(r for r in report.reconciliations if r.printer == "lp-2" and r.print_job_id == "pj-2")
-        assert not r.balanced and r.ipp_completed == r.planned + sum(s.impressions for s in late)
+        return sims, report
+
+
+def reconcile_line(report, printer: str, print_job_id: str) -> str:
+    return next(line for line in report.lines() if line.startswith(f"  reconcile {print_job_id} on {printer}:"))
+
+
+@pytest.mark.timeout(60)
+async def test_a_printer_that_stops_answering_mid_job_loses_its_work_and_its_late_sheets_are_named(tmp_path):
+    pieces, jobs = make_run(jobs=7, pieces_per_job=20)
+    sims, report = await run_with_lp2_dropping_off(tmp_path, pieces, jobs)
+    failover = next(f for f in report.failovers if f.printer == "lp-2" and f.print_job_id == "pj-2")
+    assert "offline" in failover.reason and failover.to not in (None, "lp-2")
+    # lp-2 printed on while nobody could hear it: the controller names every late sheet to pull
+    late = [s for s in report.spoils if s.printer == "lp-2" and "duplicate" in s.why]
+    assert late and any("pull the sheets" in a for a in report.alerts)
+    assert_each_sheet_once_plus_spoils(sims, pieces, report)
+    # and the job balances with them named as duplicates, as a job a printer lost in a power cut does: IPP and the
+    # page counter both say the part it kept plus the duplicates
+    r = next(r for r in report.reconciliations if r.printer == "lp-2" and r.print_job_id == "pj-2")
+    duplicates = sum(s.impressions for s in late)
+    assert r.balanced and r.duplicates == duplicates > 0, r
+    assert r.ipp_completed == r.counter_delta == r.planned + duplicates
+    assert reconcile_line(report, "lp-2", "pj-2").endswith(f", duplicates {duplicates}: balanced")
+    # the alert naming the sheets to pull is the only one
+    assert [a for a in report.alerts if not a.startswith("lp-2 delivered")] == []
+
+
+@pytest.mark.timeout(60)
+async def test_sheets_spoiled_while_a_printer_was_not_answering_are_a_discrepancy_beside_the_duplicates(tmp_path):
+    pieces, jobs = make_run(jobs=7, pieces_per_job=20)
+    sims, report = await run_with_lp2_dropping_off(tmp_path, pieces, jobs, jam_unheard_at=41)
+    lp2 = sims[1]
+    unseen = sum(len(s.pages) for s in lp2.state.spoiled)
+    assert unseen > 0  # the jam spoiled sheets in lp-2's paper path while nobody could hear it
+    late = [s for s in report.spoils if s.printer == "lp-2" and "duplicate" in s.why]
+    assert late and any("pull the sheets" in a for a in report.alerts)
+    assert_each_sheet_once_plus_spoils(sims, pieces, report)
+    # the duplicates are named, but the counter made `unseen` more impressions than IPP delivered: not balanced
+    r = next(r for r in report.reconciliations if r.printer == "lp-2" and r.print_job_id == "pj-2")
+    assert not r.balanced and r.duplicates == sum(s.impressions for s in late)
+    assert r.counter_delta == r.ipp_completed + unseen
+    assert f"differ by {unseen}" in reconcile_line(report, "lp-2", "pj-2")
+    assert ": DISCREPANCY: " in reconcile_line(report, "lp-2", "pj-2")
+    assert any(a.startswith("print job pj-2 on lp-2:") for a in report.alerts)
 
 
 async def test_a_job_no_printer_can_take_names_why_each_printer_refused(tmp_path):
