@@ -536,6 +536,11 @@ class Ledger:
     async def piece(self, piece_id: str) -> PieceRecord | None:
         return await self._read(_piece, piece_id)
 
+    async def pieces(self, piece_ids: Iterable[str], *, per_query: int = 500) -> dict[str, PieceRecord | None]:
+        """Each piece's record as `piece` gives it, None for one the ledger does not hold, in one read for many
+        pieces (as `histories`): keyed by every ID given, in the order given (one given twice, once)."""
+        return await self._read(_pieces, list(piece_ids), per_query)
+
     async def counts_by_state(self, job_id: str | None = None) -> dict[str, dict[PieceState, int]]:
         """{job_id: {state: pieces}}, for one job or all."""
         return await self._read(_counts, job_id)
@@ -574,6 +579,18 @@ _PIECE_COLS = "piece_id, job_id, state, container, events, last_seq"
 def _piece(con: sqlite3.Connection, piece_id: str) -> PieceRecord | None:
     row = con.execute(f"SELECT {_PIECE_COLS} FROM pieces WHERE piece_id = ?", (piece_id,)).fetchone()
     return _record(row) if row else None
+
+
+def _pieces(con: sqlite3.Connection, piece_ids: list[str], per_query: int) -> dict[str, PieceRecord | None]:
+    out: dict[str, PieceRecord | None] = dict.fromkeys(piece_ids)
+    unique = list(out)
+    step = max(per_query, 1)
+    for i in range(0, len(unique), step):
+        chunk = unique[i:i + step]
+        for r in con.execute(f"SELECT {_PIECE_COLS} FROM pieces WHERE piece_id IN ({','.join('?' * len(chunk))})",
+                             chunk):
+            out[r[0]] = _record(r)
+    return out
 
 
 def _counts(con: sqlite3.Connection, job_id: str | None) -> dict[str, dict[PieceState, int]]:

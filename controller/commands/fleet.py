@@ -378,8 +378,7 @@ async def _print(args: argparse.Namespace) -> int:
     async with Ledger(args.ledger) as ledger:
         states: dict[PieceState | None, int] = {}
         elsewhere: list[str] = []
-        for pid in planned:
-            rec = await ledger.piece(pid)
+        for pid, rec in (await ledger.pieces(planned)).items():
             state = rec.state if rec is not None else None
             states[state] = states.get(state, 0) + 1
             if rec is not None and rec.job_id != plan.run:
@@ -417,9 +416,8 @@ async def _print(args: argparse.Namespace) -> int:
         not_printed = 0
         # every planned piece is in the run (checked above): when the run holds no other, its counts say it all
         if sum(counts.values()) != len(planned) or counts.get(PieceState.PRINTED, 0) != len(planned):
-            for pid in planned:
-                rec = await ledger.piece(pid)
-                not_printed += rec is None or rec.state is not PieceState.PRINTED
+            not_printed = sum(rec is None or rec.state is not PieceState.PRINTED
+                              for rec in (await ledger.pieces(planned)).values())
     for line in report.lines():
         print(line)
     print(f"ledger: run {plan.run}: " + ", ".join(f"{n} {s.value}" for s, n in sorted(counts.items(), key=lambda i: i[0].value)))

@@ -478,3 +478,18 @@ async def test_a_plan_whose_pieces_the_ledger_holds_under_another_job_is_refused
     parsed = build_parser(argv).parse_args(argv)
     assert await parsed.func(parsed) == 1
     assert f"4 pieces of the plan are in the ledger under another job than the plan's run {RUN}" in capsys.readouterr().out
+
+
+async def test_a_plan_with_pieces_the_ledger_does_not_hold_is_refused(tmp_path, capsys):
+    from controller.cli import build_parser
+
+    pieces, jobs = run_of(4, 1)
+    plant = tmp_path / "plant.toml"
+    plant.write_text('[[printers]]\nname = "lp-1"\nipp_url = "ipp://127.0.0.1:9/ipp/print"\nspeed_ipm = 150\n')
+    write_print_plan(tmp_path / "plan.json", RUN, pieces, jobs)
+    ledger = await open_ledger(tmp_path / "l.sqlite", pieces[1:])
+    await ledger.aclose()
+    argv = ["fleet", "print", str(plant), str(tmp_path / "plan.json"), "--ledger", str(tmp_path / "l.sqlite")]
+    parsed = build_parser(argv).parse_args(argv)
+    assert await parsed.func(parsed) == 1
+    assert "1 pieces of the plan are not in the ledger: record them (sorted) first" in capsys.readouterr().out

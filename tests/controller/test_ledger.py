@@ -279,3 +279,21 @@ async def test_histories_of_many_pieces_equal_their_histories_one_by_one(ledger)
     assert [h.kind for h in got["j1-4"]] == [K.INDEXED, K.SORTED, K.SPOOLED] and got["j1-4"][-1].data == {
         "print_job": "pj"}
     assert await ledger.histories([]) == {}
+
+
+async def test_records_of_many_pieces_equal_their_records_one_by_one_in_the_order_given(ledger):
+    await index(ledger, 7)
+    await index(ledger, 3, job="j2")
+    for i in range(0, 7, 2):
+        await ledger.append(PieceEvent(K.SORTED, f"j1-{i}", container=f"T{i}"))
+    await ledger.append(PieceEvent(K.SORTED, "j2-1"))
+    # several statements, an unknown ID among them, one given twice, not in the ledger's order
+    wanted = ["j2-1", "nobody", *(f"j1-{i}" for i in reversed(range(7))), "j2-1", "j2-0"]
+    got = await ledger.pieces(iter(wanted), per_query=3)
+    assert list(got) == list(dict.fromkeys(wanted))
+    for pid in got:
+        assert got[pid] == await ledger.piece(pid)
+    assert got["nobody"] is None  # as piece() says of a piece it does not hold
+    assert (got["j1-4"].state, got["j1-4"].container, got["j1-4"].job_id) == (S.SORTED, "T4", "j1")
+    assert (got["j2-0"].state, got["j2-0"].job_id) == (S.INDEXED, "j2")
+    assert await ledger.pieces([]) == {}
