@@ -18,6 +18,7 @@ import re
 from array import array
 from dataclasses import dataclass
 from pathlib import Path
+from itertools import islice
 from typing import Any, Iterator, Sequence
 
 from controller.errors import StreamError
@@ -25,7 +26,8 @@ from controller.model import Piece, Plex
 from controller.streams.base import StreamFormat, StreamIndex
 from controller.streams.paged import Boundary, assemble, merge_sidecar
 from controller.streams.pdf_objects import (
-    COMPLEX, Name, PdfDict, PdfObjects, PdfString, PdfSyntaxError, Ref, Stream,
+    _LENGTHS, _PEEK_VALUE, _REGULAR, _REGULAR_AT, _WS, COMPLEX, Name, PdfDict, PdfObjects, PdfString, PdfSyntaxError, Ref, Stream,
+    _top_level,
 )
 
 logger = logging.getLogger(__name__)
@@ -183,38 +185,13 @@ class PdfReader:
 
     @staticmethod
     def _pages(doc: PdfObjects, tree_ref: Any, path: str) -> tuple[_Pages, list[int], int | None, int]:
-        """Walk the page tree depth first, each node's /Kids read a window at a time; check each page's
-        content streams (their /Length must reach `endstream`; the data is not read) and note pad pages.
+        """Walk the page tree (`walk_pages`); check each page's content streams (their /Length must reach
+        `endstream`; the data is not read), a batch at a time in file order, and note pad pages.
         Returns the pages, the pads, the root's /Count and where the root is."""
         pages = _Pages(doc.objects)
         pads: list[int] = []
-        seen_nodes: set[int] = set()
-        resolve, peek = doc.resolve, doc.peek
-
-        def kids_of(ref: Any, node: PdfDict | None) -> tuple[Iterator[Any], int]:
-            it = doc.iter_refs(ref, b"Kids") if type(ref) is Ref else None
-            if it is not None:
-                return it, doc.offset_of(ref)
-            if node is None:
-                node = resolve(ref)
-                if not isinstance(node, PdfDict):
-                    raise PdfSyntaxError("the catalog's /Pages is not a page tree node", doc.offset_of(ref)
-                                         if type(ref) is Ref else 0)
-            kids = resolve(node.get("Kids"))
-            if not isinstance(kids, list):
-                raise PdfSyntaxError("a page tree node has no /Kids", node.offset)
-            return iter(kids), node.offset
-
-        def enter(ref: Ref, node: PdfDict | None) -> tuple[Iterator[Any], int]:
-            at = doc.offset_of(ref)
-            if ref.num in seen_nodes:
-                raise PdfSyntaxError("the page tree has a loop", at)
-            if len(stack) >= _MAX_TREE_DEPTH:
-                raise PdfSyntaxError("the page tree is nested too deep", at)
-            seen_nodes.add(ref.num)
-            return kids_of(ref, node)
-
-        head = peek(tree_ref, (b"Count",), partial=True) if type(tree_ref) is Ref else None
+        resolve = doc.resolve
+        head = doc.peek(tree_ref, (b"Count",), partial=True) if type(tree_ref) is Ref else None
         if head is not None and head[1] < 0 and b"Count" in head[0] and head[0][b"Count"] is not COMPLEX:
             count, tree_at = resolve(head[0][b"Count"]), doc.offset_of(tree_ref)
         else:
@@ -222,46 +199,25 @@ class PdfReader:
             if not isinstance(tree, PdfDict):
                 raise PdfSyntaxError("the catalog has no page tree (/Pages)", 0)
             count, tree_at = resolve(tree.get("Count")), tree.offset
-        if type(tree_ref) is Ref:
-            seen_nodes.add(tree_ref.num)
-        stack: list[tuple[Iterator[Any], int]] = [kids_of(tree_ref, None)]
-        while stack:
-            kids, node_at = stack[-1]
-            ref = next(kids, None)
-            if ref is None:
-                stack.pop()
-                continue
-            if type(ref) is not Ref:
-                raise PdfSyntaxError("a page tree node's /Kids holds something that is not a reference", node_at)
-            seen = peek(ref, _PAGE_KEYS)
-            if seen is not None and seen[1] < 0 and b"PieceInfo" not in seen[0]:
-                got = seen[0]
-                kind = got.get(b"Type")
-                if b"Kids" not in got and kind in (None, "Page"):
-                    # a plain page (the common case), its content stream checked without parsing either in full
-                    i = pages.add(ref, doc.offset_of(ref))
-                    contents = got.get(b"Contents")
-                    if contents is not None:
-                        stream = peek(contents, _STREAM_KEYS) if type(contents) is Ref else None
-                        if stream is None or stream[1] < 0 or stream[0].get(b"Length") is COMPLEX:
-                            _check_contents(doc, contents, path, i)
+        contents: list[Ref] = []  # content streams to check, and the page each is on
+        on_page: list[int] = []
+        for ref, page, _ in walk_pages(doc, tree_ref):
+            i = pages.add(ref, doc.offset_of(ref))
+            if type(page) is bytes:
+                c = _contents_ref(page)
+                if c is not None and b"/PieceInfo" not in page:
+                    contents.append(c)
+                    on_page.append(i)
+                    if len(contents) >= _BATCH:
+                        _check_streams(doc, contents, on_page, path)
                     continue
-                if kind == "Pages" and got.get(b"Kids") is COMPLEX:
-                    stack.append(enter(ref, None))
-                    continue
-            kid = resolve(ref)
-            if not isinstance(kid, PdfDict):
-                raise PdfSyntaxError(f"page tree kid {ref.num} {ref.gen} R is not a dictionary", node_at)
-            kind = kid.get("Type")
-            if kind == "Pages" or (kind is None and "Kids" in kid):
-                stack.append(enter(ref, kid))
-                continue
-            if kind is not None and kind != "Page":
-                raise PdfSyntaxError(f"a page tree kid of /Type /{kind}", kid.offset)
-            i = pages.add(ref, kid.offset)
-            _check_contents(doc, kid.get("Contents"), path, i)
-            if "PieceInfo" in kid and _is_pad(doc, kid):
+                page = resolve(ref)
+                if not isinstance(page, PdfDict):
+                    raise PdfSyntaxError(f"page object {ref.num} is not a dictionary", doc.offset_of(ref))
+            _check_contents(doc, page.get("Contents"), path, i)
+            if "PieceInfo" in page and _is_pad(doc, page):
                 pads.append(i)
+        _check_streams(doc, contents, on_page, path)
         return pages, pads, count, tree_at
 
     def _page_of(self, ref: Any, pages: _Pages, what: str, at: int) -> int:
@@ -355,41 +311,54 @@ class PdfReader:
         outlines = resolve(catalog.get("Outlines"))
         if not isinstance(outlines, PdfDict):
             return []
-        item = resolve(outlines.get("First"))
+        ref: Any = outlines.get("First")
         named: dict[bytes, Any] | None = None
         bounds: list[Boundary] = []
         seen: set[int] = set()
-        while isinstance(item, PdfDict):
-            if item.ref is not None:
-                if item.ref.num in seen:
-                    raise PdfSyntaxError("the outline's /Next chain has a loop", item.offset)
-                seen.add(item.ref.num)
-            title = _text(resolve(item.get("Title", PdfString(b""))), item.offset)
-            dest = resolve(item.get("Dest"))
-            action = resolve(item.get("A"))
-            if dest is None and isinstance(action, PdfDict) and resolve(action.get("S")) == "GoTo":
-                dest = resolve(action.get("D"))
-            if isinstance(dest, (PdfString, Name)):
-                if named is None:
-                    named = self._named_dests(doc, catalog)
-                dest = resolve(named.get(_key(dest)))
-                if isinstance(dest, PdfDict):
-                    dest = resolve(dest.get("D"))
+        while ref is not None:
+            got = _quick_item(doc, ref) if type(ref) is Ref else None
+            if got is not None:
+                title, dest, nxt = got
+                at = doc.offset_of(ref)
+                if ref.num in seen:
+                    raise PdfSyntaxError("the outline's /Next chain has a loop", at)
+                seen.add(ref.num)
+            else:
+                item = resolve(ref)
+                if not isinstance(item, PdfDict):
+                    break
+                at = item.offset
+                if item.ref is not None:
+                    if item.ref.num in seen:
+                        raise PdfSyntaxError("the outline's /Next chain has a loop", at)
+                    seen.add(item.ref.num)
+                title = _text(resolve(item.get("Title", PdfString(b""))), at)
+                dest = resolve(item.get("Dest"))
+                action = resolve(item.get("A"))
+                if dest is None and isinstance(action, PdfDict) and resolve(action.get("S")) == "GoTo":
+                    dest = resolve(action.get("D"))
+                if isinstance(dest, (PdfString, Name)):
+                    if named is None:
+                        named = self._named_dests(doc, catalog)
+                    dest = resolve(named.get(_key(dest)))
+                    if isinstance(dest, PdfDict):
+                        dest = resolve(dest.get("D"))
+                nxt = item.get("Next")
             if not isinstance(dest, list) or len(dest) == 0:
-                raise PdfSyntaxError(f"outline entry {title!r} has no page destination", item.offset)
-            page = self._page_of(dest[0], pages, f"outline entry {title!r}", item.offset)
+                raise PdfSyntaxError(f"outline entry {title!r} has no page destination", at)
+            page = self._page_of(dest[0], pages, f"outline entry {title!r}", at)
             m = self._title_re.match(title)
             if m is None or not m.group("piece"):
                 # the page where a piece starts is known; what the piece is, is not: a lenient import
                 # quarantines it (with its pages) rather than fold its pages into the piece before
-                bounds.append(Boundary(None, page, index={"title": title}, offset=item.offset,
+                bounds.append(Boundary(None, page, index={"title": title}, offset=at,
                                        problem=f"outline title {title!r} does not match the piece pattern"))
             else:
                 groups = m.groupdict()
                 lines = tuple(s.strip() for s in (groups.get("recipient") or "").split("|") if s.strip())
                 bounds.append(Boundary(groups["piece"], page, lines, groups.get("postal"), index={"title": title},
-                                       offset=item.offset))
-            item = resolve(item.get("Next"))
+                                       offset=at))
+            ref = nxt
         return bounds
 
     @staticmethod
@@ -457,8 +426,201 @@ def _tree_items(doc: PdfObjects, root: PdfDict, leaf_key: str) -> list[tuple[Any
     return out
 
 
-_PAGE_KEYS = (b"Type", b"Kids", b"Contents", b"PieceInfo")
-_STREAM_KEYS = (b"Length",)
+_BATCH = 2048  # page tree kids, or content streams, read at once in file order
+_INHERITABLE = ("Resources", "MediaBox", "CropBox", "Rotate")
+_ABSENT = object()
+
+
+def walk_pages(doc: PdfObjects, tree_ref: Any, *, inherit: bool = False,
+               nodes: set[int] | None = None) -> Iterator[tuple[Ref, bytes | PdfDict, dict[str, Any]]]:
+    """The page tree's leaves in order: (reference, the page, what it inherits). The page is its dictionary's
+    text when the object is in the common shape (`PdfObjects.plain_objects`: no strings or comments; the
+    text starts at `<<`), else its dictionary parsed. With `inherit`, what it inherits are the /Resources,
+    /MediaBox, /CropBox and /Rotate of its ancestors that it does not have itself (else {}).
+
+    Kids are read `_BATCH` at a time in file order; a node's /Kids a window at a time where the node is
+    simple enough (`iter_refs`), so no list of all pages is held. `nodes` collects the page tree nodes'
+    object numbers. A loop, a tree nested too deep, a kid that is not a reference, or a kid that is
+    neither a page nor a node is a PdfSyntaxError."""
+    seen: set[int] = set() if nodes is None else nodes
+    resolve = doc.resolve
+    # per open node: its kids (an iterator of references), where it is, what its pages inherit, and the
+    # kids read ahead with their text
+    stack: list[list[Any]] = []
+
+    def enter(ref: Any, node: PdfDict | None, inherited: dict[str, Any]) -> None:
+        at = doc.offset_of(ref) if type(ref) is Ref else 0
+        if type(ref) is Ref:
+            if ref.num in seen:
+                raise PdfSyntaxError("the page tree has a loop", at)
+            seen.add(ref.num)
+        if len(stack) >= _MAX_TREE_DEPTH:
+            raise PdfSyntaxError("the page tree is nested too deep", at)
+        if inherit and node is None:
+            node = resolve(ref)
+        it = doc.iter_refs(ref, b"Kids") if type(ref) is Ref else None
+        if it is None:
+            if node is None:
+                node = resolve(ref)
+            if not isinstance(node, PdfDict):
+                raise PdfSyntaxError("the catalog's /Pages is not a page tree node", at)
+            kids = resolve(node.get("Kids"))
+            if not isinstance(kids, list):
+                raise PdfSyntaxError("a page tree node has no /Kids", node.offset)
+            it = iter(kids)
+        if inherit:
+            if not isinstance(node, PdfDict):
+                raise PdfSyntaxError("a page tree node is not a dictionary", at)
+            mine = {k: node[k] for k in _INHERITABLE if k in node}
+            inherited = {**inherited, **mine} if mine else inherited
+        stack.append([it, at, inherited, [], 0])
+
+    enter(tree_ref, None, {})
+    while stack:
+        top = stack[-1]
+        ahead, i = top[3], top[4]
+        if i >= len(ahead):
+            chunk = list(islice(top[0], _BATCH))
+            if not chunk:
+                stack.pop()
+                continue
+            for ref in chunk:
+                if type(ref) is not Ref:
+                    raise PdfSyntaxError("a page tree node's /Kids holds something that is not a reference", top[1])
+            texts: list[bytes | None] = [None] * len(chunk)
+            for k, buf, _, v, cut, data_at in doc.plain_objects(chunk):
+                if buf and data_at < 0:
+                    text = buf[v:cut]
+                    if text.lstrip().startswith(b"<<") and b"/Kids" not in text and _is_page(text):
+                        texts[k] = text
+            ahead, i = top[3], top[4] = list(zip(chunk, texts)), 0
+        ref, text = ahead[i]
+        top[4] = i + 1
+        inherited = top[2]
+        if text is not None:
+            if inherit and inherited:
+                inherited = {k: v for k, v in inherited.items() if _top_value(text, b"/" + k.encode()) is _ABSENT}
+            yield ref, text, inherited
+            continue
+        kid = resolve(ref)
+        if not isinstance(kid, PdfDict):
+            raise PdfSyntaxError(f"page tree kid {ref.num} {ref.gen} R is not a dictionary", top[1])
+        kind = kid.get("Type")
+        if kind == "Pages" or (kind is None and "Kids" in kid):
+            enter(ref, kid, inherited)
+            continue
+        if kind is not None and kind != "Page":
+            raise PdfSyntaxError(f"a page tree kid of /Type /{kind}", kid.offset)
+        yield ref, kid, ({k: v for k, v in inherited.items() if k not in kid} if inherited else inherited)
+
+
+def _is_page(text: bytes) -> bool:
+    """Whether a page tree kid's dictionary text (no strings, comments or /Kids) is a page's: its /Type is /Page
+    or it has none. Where "/Type" is written once, no matter at what level: if nested, the kid has no /Type
+    of its own, and is a page all the same (as `walk_pages` takes a kid without /Type or /Kids)."""
+    at = text.find(b"/Type")
+    if at < 0:
+        return True
+    if text.find(b"/Type", at + 5) >= 0:
+        kind = _top_value(text, b"/Type")
+        return kind is _ABSENT or kind == "Page"
+    v = _TYPE_PAGE.match(text, at + 5)
+    return v is not None
+
+
+def _contents_ref(text: bytes) -> Ref | None:
+    """A page's /Contents from its dictionary's text (no strings or comments) when it is one reference written
+    once at the top level; else None (the page is parsed)."""
+    at = text.find(b"/Contents")
+    if at < 0 or text.find(b"/Contents", at + 9) >= 0:
+        return None
+    if text.count(b"<<", 0, at) - text.count(b">>", 0, at) != 1 or text.count(b"[", 0, at) != text.count(b"]", 0, at):
+        return None
+    m = _SPACED_REF.match(text, at + 9)
+    return Ref(int(m.group(1)), int(m.group(2))) if m is not None else None
+
+
+_TYPE_PAGE = re.compile(rb"[" + _WS + rb"]*/Page(?!" + _REGULAR + rb")")
+_SPACED_REF = re.compile(rb"[" + _WS + rb"]+(\d+)[" + _WS + rb"]+(\d+)[" + _WS + rb"]+R(?!" + _REGULAR + rb")")
+
+
+def _top_value(text: bytes, key: bytes) -> Any:
+    """The value of `key` (b"/Name") at the top level of a dictionary's text without strings or comments: a
+    reference, an integer or a name; COMPLEX for another value or a key there twice; _ABSENT when not there."""
+    at = text.find(key)
+    found: Any = _ABSENT
+    while at >= 0:
+        end = at + len(key)
+        if _REGULAR_AT.match(text, end) is None and _top_level(text, at):
+            if found is not _ABSENT:
+                return COMPLEX
+            v = _PEEK_VALUE.match(text, end)
+            if v.group("rn") is not None:
+                found = Ref(int(v.group("rn")), int(v.group("rg")))
+            elif v.group("int") is not None:
+                found = int(v.group("int"))
+            elif v.group("name") is not None:
+                found = Name(v.group("name").decode("latin-1"))
+            else:
+                found = COMPLEX
+        at = text.find(key, end)
+    return found
+
+
+_ITEM_KEYS = re.compile(rb"\([^()\\]*\)|/(Title|Dest|A|Next)(?!" + _REGULAR + rb")[" + _WS + rb"]*(?:\(([^()\\]*)\)"
+                        rb"|\[[" + _WS + rb"]*(\d+)[" + _WS + rb"]+(\d+)[" + _WS + rb"]+R(?!" + _REGULAR + rb")"
+                        rb"|(\d+)[" + _WS + rb"]+(\d+)[" + _WS + rb"]+R(?!" + _REGULAR + rb"))?")
+
+
+def _quick_item(doc: PdfObjects, ref: Ref) -> tuple[str, list[Ref], Ref | None] | None:
+    """An outline entry's title, destination ([its page]) and /Next, read from its text when it is in the common
+    shape (`PdfObjects.dict_text`, nothing nested, a literal title, a /Dest array to a page, no action);
+    None otherwise (then it is parsed)."""
+    text = doc.dict_text(ref)
+    if text is None or text.count(b"<<") != 1:
+        return None
+    title, dest, nxt = b"", None, None
+    keys: set[bytes] = set()
+    for m in _ITEM_KEYS.finditer(text):
+        key = m.group(1)
+        if key is None:
+            continue  # a string that is no /Title
+        if key in keys:
+            return None
+        keys.add(key)
+        if key == b"Title":
+            if m.group(2) is None:
+                return None
+            title = m.group(2)
+        elif key == b"Dest":
+            if m.group(3) is None:
+                return None
+            dest = [Ref(int(m.group(3)), int(m.group(4)))]
+        elif key == b"Next":
+            if m.group(5) is None:
+                return None
+            nxt = Ref(int(m.group(5)), int(m.group(6)))
+        else:
+            return None  # an action: parsed
+    if dest is None:
+        return None
+    return PdfString(title).text(), dest, nxt
+
+
+def _check_streams(doc: PdfObjects, refs: list[Ref], on_page: list[int], path: str) -> None:
+    """Each content stream's /Length reaches its `endstream`, read in file order; what is not in the common
+    shape goes to `_check_contents`. Empties both lists."""
+    checked = [False] * len(refs)
+    for k, buf, base, v, cut, data_at in doc.plain_objects(refs):
+        if data_at >= 0:
+            found = _LENGTHS.findall(buf, v, cut)
+            if len(found) == 1 and not found[0][1] and doc.stream_end_ok(buf, base, data_at, int(found[0][0])):
+                checked[k] = True
+    for k, ok in enumerate(checked):
+        if not ok:
+            _check_contents(doc, refs[k], path, on_page[k])
+    refs.clear()
+    on_page.clear()
 
 
 def _check_contents(doc: PdfObjects, contents: Any, path: str, i: int) -> None:

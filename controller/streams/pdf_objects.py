@@ -25,7 +25,7 @@ import os
 import re
 import zlib
 from array import array
-from typing import Any, Iterator, NamedTuple
+from typing import Any, Iterator, NamedTuple, Sequence
 
 __all__ = ["PdfSyntaxError", "PdfObjects", "PdfDict", "Name", "PdfString", "Ref", "Stream", "COMPLEX"]
 
@@ -128,7 +128,9 @@ _FREE, _UNSET = -1, -2
 _REGULAR_AT = re.compile(_REGULAR)
 _ARRAY_OPEN = re.compile(rb"[" + _WS + rb"]*\[")
 _ARRAY_CLOSE = re.compile(rb"[" + _WS + rb"]*\]")
-_REF_RUN = re.compile(rb"[" + _WS + rb"]*(\d+)[" + _WS + rb"]+(\d+)[" + _WS + rb"]+R(?!" + _REGULAR + rb")")
+_REF_RUNS = re.compile(rb"(?:[" + _WS + rb"]*\d+[" + _WS + rb"]+\d+[" + _WS + rb"]+R(?!" + _REGULAR + rb"))*")
+_REF_PAIR = re.compile(rb"(\d+)[" + _WS + rb"]+(\d+)[" + _WS + rb"]+R")
+_SPACES = re.compile(rb"[" + _WS + rb"]*")
 _PEEK_VALUE = re.compile(rb"[" + _WS + rb"]*(?:(?P<rn>\d+)[" + _WS + rb"]+(?P<rg>\d+)[" + _WS + rb"]+R(?!" + _REGULAR
                          + rb")|(?P<int>[+-]?\d+)(?![.\d]|" + _REGULAR + rb")|/(?P<name>" + _REGULAR + rb"*))?")
 _LENGTHS = re.compile(rb"/Length(?!" + _REGULAR + rb")[" + _WS + rb"]*(\d+)((?:[" + _WS + rb"]+\d+[" + _WS + rb"]+R)?)(?!" + _REGULAR + rb")")
@@ -137,6 +139,9 @@ _STARTXREF = re.compile(rb"startxref[" + _WS + rb"]+(\d+)[" + _WS + rb"]+%%EOF")
 _SUBSECTION = re.compile(rb"[" + _WS + rb"]*(\d+) (\d+)[ \t]*(?:\r\n|\r|\n)")
 _TRAILER = re.compile(rb"[" + _WS + rb"]*trailer")
 _KEY_FINDERS: dict[tuple[bytes, ...], re.Pattern] = {}
+_SIMPLE_STRING = re.compile(rb"\([^()\\]*\)")
+_WINDOW = 1 << 20  # bytes read at once by `plain_objects`
+_NEAR = 1 << 16  # objects further apart than this are read separately
 _NAME_ONLY = {Name}
 _NAMES: dict[bytes, Name] = {}  # names met, by their bytes (a few dozen in practice; at most 4096 kept)
 _DONE = object()
@@ -699,6 +704,104 @@ class PdfObjects:
             return None
         return out, data_at
 
+    def plain_objects(self, refs: Sequence[Ref]) -> Iterator[tuple[int, bytes, int, int, int, int]]:
+        """The objects `refs` names in their common shape, read in file order a window at a time: (k, buf, base,
+        v, cut, data_at) for refs[k], buf holding the file from offset `base`, the object's value being
+        buf[v:cut] (a dictionary's text, checked to hold no literal string or comment, so `cut`, where
+        `endobj` or `stream` begins, is no keyword inside a string) and data_at the file offset of its stream
+        data (-1: no stream; its /Length is not checked here, see `stream_end_ok`). buf is b"" when the object
+        is not in that shape, not where the cross-reference puts it, not refs[k] itself, inside an object
+        stream, or free: then `resolve` or `source_of` says what it is. A page tree walk and the copying
+        writer read every page and content stream this way: a third of the time `peek` takes."""
+        offsets, gens = self._offsets, self._gens
+        n_obj = len(offsets) if offsets is not None else 0
+        where: list[tuple[int, int]] = []
+        for k, r in enumerate(refs):
+            num = r.num
+            at = offsets[num] if 0 <= num < n_obj else -1  # type: ignore[index]
+            if at >= 0 and gens.get(num, 0) == r.gen:
+                where.append((at, k))
+            else:
+                yield k, b"", 0, 0, 0, -1
+        where.sort()
+        fd, size = self._fd, self.size
+        buf, base, end = b"", 0, 0
+        n = len(where)
+        after_dict = _AFTER_DICT
+        for i in range(n):
+            at, k = where[i]
+            if at < base or (at + 4096 > end and end < size):
+                j, last = i, at
+                while j + 1 < n and where[j + 1][0] - last < _NEAR and where[j + 1][0] - at < _WINDOW - 4096:
+                    j += 1
+                    last = where[j][0]
+                buf = os.pread(fd, last - at + 4096, at)
+                base, end = at, at + len(buf)
+            p = at - base
+            r = refs[k]
+            head = b"%d %d obj" % (r.num, r.gen)
+            if buf.startswith(head, p):
+                v = p + len(head)
+            else:
+                m = _HEADER.match(buf, p)
+                if m is None or int(m.group(1)) != r.num or int(m.group(2)) != r.gen:
+                    yield k, b"", 0, 0, 0, -1
+                    continue
+                v = m.end()
+            e = buf.find(b"endobj", v)
+            cut = buf.find(b"stream", v, e if e >= 0 else len(buf))
+            data_at = -1
+            if cut >= 0:
+                if buf.startswith(b"stream\n", cut):
+                    data_at = base + cut + 7
+                elif buf.startswith(b"stream\r\n", cut):
+                    data_at = base + cut + 8
+                else:
+                    cut = -1
+            else:
+                cut = e
+            if cut < 0 or buf[cut - 1] not in after_dict or buf.find(b"(", v, cut) >= 0 or \
+                    buf.find(b"%", v, cut) >= 0:
+                yield k, b"", 0, 0, 0, -1
+                continue
+            yield k, buf, base, v, cut, data_at
+
+    def dict_text(self, ref: Ref) -> bytes | None:
+        """A dictionary object's text (from after `obj` to `endobj`) when it is in a common shape: its header
+        written `N G obj`, no comments, no stream, and literal strings without escapes or parentheses inside
+        (so `endobj` is no word in a string); else None, and `resolve` reads it. An outline walk reads
+        every entry this way."""
+        offsets = self._offsets
+        if offsets is None or not 0 <= ref.num < len(offsets):
+            return None
+        at = offsets[ref.num]
+        if at < 0 or self._gens.get(ref.num, 0) != ref.gen:
+            return None
+        data = self.read(at, 1024)
+        head = b"%d %d obj" % (ref.num, ref.gen)
+        if not data.startswith(head):
+            return None
+        e = data.find(b"endobj", len(head))
+        if e < 0 or data[e - 1] not in _AFTER_DICT:
+            return None
+        t = data[len(head):e]
+        if b"%" in t or b"\\" in t or b"stream" in t or not t.lstrip().startswith(b"<<"):
+            return None
+        opens = t.count(b"(")
+        if opens and (opens != t.count(b")") or len(_SIMPLE_STRING.findall(t)) != opens):
+            return None
+        return t
+
+    def stream_end_ok(self, buf: bytes, base: int, data_at: int, length: Any) -> bool:
+        """Whether a stream whose data starts at file offset `data_at` ends, `length` bytes on, at `endstream`
+        (read from buf, which holds the file from `base`, when it reaches that far)."""
+        if type(length) is not int or length < 0 or data_at + length > self.size:
+            return False
+        p = data_at + length - base
+        if p + 32 <= len(buf):
+            return _END_STREAM.match(buf, p, p + 32) is not None
+        return _END_STREAM.match(self.read(data_at + length, 32)) is not None
+
     def iter_refs(self, ref: Ref, key: bytes) -> Iterator[Ref] | None:
         """The references in a dictionary object's top-level array entry `key`, read a window at a time
         (a page tree node's /Kids of any length, without a list of them all); None when the object is not
@@ -728,15 +831,25 @@ class PdfObjects:
         p = 0
         while True:
             at_end = pos + len(chunk) >= self.size
-            m = _REF_RUN.match(chunk, p)
-            if m is not None and (at_end or m.end() < len(chunk) - 64):
-                yield Ref(int(m.group(1)), int(m.group(2)))
-                p = m.end()
-                continue
-            if _ARRAY_CLOSE.match(chunk, p) is not None and (at_end or p < len(chunk) - 64):
-                return
-            if not at_end and (m is not None or p >= len(chunk) - 64):  # too near the window's end to tell
+            limit = len(chunk) if at_end else len(chunk) - 64  # a reference past this may go on past the window
+            e = _REF_RUNS.match(chunk, p).end()
+            cut = e > limit
+            if cut:
+                e = _REF_RUNS.match(chunk, p, limit).end()
+            if e > p:
+                yield from [Ref(int(a), int(b)) for a, b in _REF_PAIR.findall(chunk, p, e)]
+                p = e
+            elif cut and p == 0:
+                raise PdfSyntaxError("an array of references holds a reference longer than 64 kB", pos)
+            if cut:
                 pos += p
+                chunk, p = self.read(pos, window), 0
+                continue
+            if _ARRAY_CLOSE.match(chunk, p) is not None:
+                return
+            q = _SPACES.match(chunk, p).end()
+            if not at_end and q > limit:  # a reference the window cuts, or white space up to its end
+                pos += p if p > 0 else q - 64
                 chunk, p = self.read(pos, window), 0
                 continue
             raise PdfSyntaxError("an array of references holds something else", pos + p)
