@@ -924,9 +924,14 @@ class _Run:
                                       reason="resumed: still sorted although its print job was routed"))
                 self.resumed.append(f"{w.job.print_job_id}: {len(unsent)} pieces still sorted; routed as "
                                     f"{to_route[-1].job.print_job_id}")
-        tables: dict[str, list[ippd.JobStatus] | None] = {}
-        for name in dict.fromkeys(pl.device for pl in placements):
-            tables[name] = await self.job_table(name)
+        # every printer asked at once: silent ones cost one timeout together, not one each
+        async with asyncio.TaskGroup() as tg:
+            asked = {name: tg.create_task(self.job_table(name), name=f"printer[{name}].resume-jobs")
+                     for name in dict.fromkeys(pl.device for pl in placements)}
+        tables = {name: task.result() for name, task in asked.items()}
+        for name, table in tables.items():
+            if table is None and name in self.printers:
+                logger.warning("fleet: resuming: %s does not answer; its jobs are looked for when it does", name)
         bases = {w.job.print_job_id for w in works}
         ours = {name: table is not None and any((js.name or "").split(" ", 1)[0].split("~", 1)[0] in bases
                                                 for js in table)
@@ -1006,7 +1011,8 @@ class _Run:
         try:
             async with asyncio.timeout(self.io_timeout_s + 1):
                 return await p.ipp.get_jobs(which_jobs="all")
-        except (TimeoutError, DeviceError):
+        except (TimeoutError, DeviceError) as exc:
+            logger.debug("fleet: %s Get-Jobs failed: %s", printer, str(exc) or type(exc).__name__)
             return None
 
     @staticmethod

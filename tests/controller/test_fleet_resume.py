@@ -493,3 +493,64 @@ async def test_a_plan_with_pieces_the_ledger_does_not_hold_is_refused(tmp_path, 
     parsed = build_parser(argv).parse_args(argv)
     assert await parsed.func(parsed) == 1
     assert "1 pieces of the plan are not in the ledger: record them (sorted) first" in capsys.readouterr().out
+
+
+def hold_get_jobs_until_each_is_asked(sims: list[SimIppPrinter]) -> set[str]:
+    """The printers hold their answer to Get-Jobs until every one of them has been sent one (a printer slow to
+    answer, until the others are asked too): a controller that waits for one printer's answer before asking the
+    next hears from none of them in time. Returns the names of the printers asked so far."""
+    from drivers.ipp import Op
+
+    asked: set[str] = set()
+    everyone = asyncio.Event()
+    for sim in sims:
+        answer = sim.handle
+
+        async def handle(req, sim=sim, answer=answer):  # noqa: ANN001, ANN202
+            if req.code == Op.GET_JOBS and not everyone.is_set():
+                asked.add(sim.name)
+                if len(asked) == len(sims):
+                    everyone.set()
+                await everyone.wait()
+            return await answer(req)
+
+        sim.handle = handle
+    return asked
+
+
+@pytest.mark.timeout(60)
+async def test_printers_slow_to_answer_at_resume_are_asked_at_once_and_each_answer_is_its_own(tmp_path):
+    """A run stopped after routing a print job to each of three printers. On resuming, lp-1 and lp-2 answer only
+    once both are asked, lp-3 is off the network: all three are asked together, lp-1 and lp-2 are heard (they hold
+    no job: never sent) and lp-3 alone is reported silent."""
+    from controller.fleet import PAGE_LIST_FORMAT, page_list_documents, print_run
+    from controller.model import PieceEvent, PieceEventKind
+    from tests.controller.test_fleet import printers
+
+    pieces, jobs = run_of(12, 3)
+    async with printers(3) as (sims, configs):
+        asked = hold_get_jobs_until_each_is_asked(sims[:2])
+        sims[2].inject(Fault.OFFLINE)
+        ledger = await open_ledger(tmp_path / "l.sqlite", pieces)
+        try:
+            for job, sim in zip(jobs, sims):
+                await ledger.append_many([PieceEvent(PieceEventKind.SPOOLED, pid, device=sim.name,
+                                                     data={"print_job": job.print_job_id,
+                                                           "job_name": f"{job.print_job_id} 0badf00d"})
+                                          for pid in job.piece_ids], batch=0)
+            documents = page_list_documents({p.piece_id: p for p in pieces}, run=RUN)
+            report = await print_run(configs, jobs, pieces, documents, ledger, resume=True,
+                                     document_format=PAGE_LIST_FORMAT, poll_s=0.02,
+                                     io_timeout_s=1.0, orphan_timeout_s=0.5, run_timeout_s=45)
+            assert await ledger.verify() == []
+            assert await ledger.counts_by_state(RUN) == {RUN: {PieceState.PRINTED: len(pieces)}}
+        finally:
+            await ledger.aclose()
+    assert asked == {"lp-1", "lp-2"}
+    resumed = [line.strip().removeprefix("resumed: ") for line in report.lines() if line.startswith("  resumed: ")]
+    assert sorted(resumed) == [
+        "pj-1 on lp-1: lp-1 holds no job named pj-1: never sent; 4 pieces routed again as pj-1~1",
+        "pj-2 on lp-2: lp-2 holds no job named pj-2: never sent; 4 pieces routed again as pj-2~1",
+        "pj-3 on lp-3: lp-3 does not answer; 4 pieces routed again as pj-3~1",
+    ], report.lines()
+    assert not sims[2].state.jobs and {j.printer for j in report.jobs} == {"lp-1", "lp-2"}
