@@ -40,28 +40,27 @@ from __future__ import annotations
 import hashlib
 import logging
 import re
-from pathlib import Path
 from typing import Any, BinaryIO, Callable
 
 from controller.errors import StreamError
 from controller.model import Piece, Plex
 from controller.streams.base import EngineeringPlan, PrintJobPlan, StreamIndex
 from controller.streams.paged import JobFiles
-from controller.streams.pdf_index import _MAX_TREE_DEPTH, outline_title
+from controller.streams.pdf_index import outline_title, walk_pages
 from controller.streams.pdf_objects import Name, PdfDict, PdfObjects, PdfString, PdfSyntaxError, Ref, Stream
-from controller.streams.pdf_objects import _REGULAR, _WS, _top_level
+from controller.streams.pdf_objects import _LENGTHS, _REGULAR, _WS, _top_level
 
 __all__ = ["can_copy", "write_jobs"]
 
 logger = logging.getLogger(__name__)
 
-_INHERITABLE = ("Resources", "MediaBox", "CropBox", "Rotate")
 _PAGE_DROP = frozenset(("Parent", "DPart", "StructParents", "B"))
 _CATALOG_DROP = frozenset(("Pages", "Outlines", "DPartRoot", "PageLabels", "Dests", "OpenAction", "StructTreeRoot",
                            "AcroForm"))
 _CATALOG_CUT = ("Outlines", "DPartRoot", "StructTreeRoot", "AcroForm")  # references to these become null
 _FLUSH = 1 << 20  # bytes of output held before they are written
 _CACHE = 4096  # objects kept split at their references (see _Source.copy_of)
+_ROUND = 4096  # objects met and not yet copied, at most, before they are copied (`_Job.drain`)
 
 _REF = re.compile(rb"(?<![^" + _WS + rb"()<>\[\]{}])(\d+)[" + _WS + rb"]+(\d+)[" + _WS + rb"]+R(?!" + _REGULAR + rb")")
 _TEXTY = re.compile(rb"[(%]")
@@ -147,60 +146,15 @@ class _Source:
         return got
 
     def _walk(self, tree_ref: Any) -> None:
-        doc = self.doc
         if type(tree_ref) is not Ref:
             raise PdfSyntaxError("the catalog's /Pages is not a reference", self.catalog.offset)
-        # (kids, next kid, what the node's pages inherit)
-        stack: list[tuple[list, int, dict[str, Any]]] = []
-        cut = self.cut
-
-        def enter(ref: Ref, node: Any, inherited: dict[str, Any]) -> None:
-            if not isinstance(node, PdfDict):
-                raise PdfSyntaxError("a page tree node is not a dictionary", doc.offset_of(ref))
-            if ref.num in cut:
-                raise PdfSyntaxError("the page tree has a loop", node.offset)
-            if len(stack) >= _MAX_TREE_DEPTH:
-                raise PdfSyntaxError("the page tree is nested too deep", node.offset)
-            cut.add(ref.num)
-            kids = doc.resolve(node.get("Kids"))
-            if not isinstance(kids, list):
-                raise PdfSyntaxError("a page tree node has no /Kids", node.offset)
-            mine = {k: node[k] for k in _INHERITABLE if k in node}
-            stack.append((kids, 0, {**inherited, **mine} if mine else inherited))
-
-        enter(tree_ref, doc.resolve(tree_ref), {})
-        while stack:
-            kids, i, inherited = stack[-1]
-            if i >= len(kids):
-                stack.pop()
-                continue
-            stack[-1] = (kids, i + 1, inherited)
-            ref = kids[i]
-            got = doc.source_of(ref) if type(ref) is Ref else None
-            if got is not None and got[1] is None:
-                text = got[0]
-                if text.lstrip().startswith(b"<<") and b"/Kids" not in text and b"/Pages" not in text and \
-                        _TEXTY.search(text) is None:
-                    # a plain page (the common case), kept as its text: its own keys are enough to know
-                    # what it inherits
-                    self._add_page(ref, text, {k: v for k, v in inherited.items() if not _has_key(text, k)},
-                                   doc.offset_of(ref))
-                    continue
-            kid = doc.resolve(ref) if type(ref) is Ref else None
-            if not isinstance(kid, PdfDict):
-                raise PdfSyntaxError("a page tree kid is not a page or a node", doc.offset_of(ref) if
-                                     type(ref) is Ref else 0)
-            kind = kid.get("Type")
-            if kind == "Pages" or (kind is None and "Kids" in kid):
-                enter(ref, kid, inherited)
-                continue
-            self._add_page(ref, kid, {k: v for k, v in inherited.items() if k not in kid}, kid.offset)
-
-    def _add_page(self, ref: Ref, page: PdfDict | bytes, inherited: dict[str, Any], at: int) -> None:
-        if ref.num in self.page_nums:
-            raise PdfSyntaxError(f"page object {ref.num} appears twice in the page tree", at)
-        self.page_nums.add(ref.num)
-        self.pages.append((ref, page, inherited))
+        doc, pages, nums = self.doc, self.pages, self.page_nums
+        # the page tree nodes join the objects no job copies
+        for ref, page, inherited in walk_pages(doc, tree_ref, inherit=True, nodes=self.cut):
+            if ref.num in nums:
+                raise PdfSyntaxError(f"page object {ref.num} appears twice in the page tree", doc.offset_of(ref))
+            nums.add(ref.num)
+            pages.append((ref, page, inherited))
 
 
 class _Job:
@@ -213,7 +167,9 @@ class _Job:
         self.write_dparts, self.had_labels, self.stamp_time = write_dparts, had_labels, stamp_time
         self.new: dict[int, int] = {}  # source object number -> number in this file
         self.count = 1
-        self.queue: list[Ref] = []
+        self.queue: list[Ref] = []  # objects numbered and not yet written
+        self.owners: list[tuple[int, str] | None] = []  # for each, the page (1-based) and piece first needing it
+        self.current: tuple[int, str] | None = None  # the page being written, or the one needing what is
         self.nulled = 0  # references written as null
         self.seen: dict[bytes, bytes] = {}  # a reference's text in a page's text -> in this file
         self.out = out
@@ -234,22 +190,26 @@ class _Job:
         ref = self.ref
         return b"".join([p if k % 2 == 0 else ref(p) for k, p in enumerate(parts)])
 
-    def renumber(self, text: bytes) -> bytes:
-        """`join(_split_refs(text))` for text seen once (a page's): one pass, references found by `_REF.sub`."""
+    def renumber(self, text: bytes, plain: bool = False) -> bytes:
+        """`join(_split_refs(text))` for text seen once (a page's, a stream's dictionary): one pass, the text
+        split at its references by `_REF.split`. `plain`: the text is known to hold no strings or comments."""
         if b"R" not in text:
             return text
-        if _TEXTY.search(text) is not None:
+        if not plain and _TEXTY.search(text) is not None:
             return self.join(_split_refs(text))
-        return _REF.sub(self._sub, text)
-
-    def _sub(self, m: re.Match) -> bytes:
-        key = m.group(0)
-        got = self.seen.get(key)
-        if got is None:
-            got = self.ref(Ref(int(m.group(1)), int(m.group(2))))
-            if got != b"null":  # each null is counted
-                self.seen[key] = got
-        return got
+        parts = _REF.split(text)  # [text, number, generation, text, ...]
+        seen = self.seen
+        for i in range(1, len(parts), 3):
+            num, gen = parts[i], parts[i + 1]
+            key = num if gen == b"0" else num + b" " + gen
+            got = seen.get(key)
+            if got is None:
+                got = self.ref(Ref(int(num), int(gen)))
+                if got != b"null":  # each null is counted
+                    seen[key] = got
+            parts[i] = got
+            parts[i + 1] = b""
+        return b"".join(parts)
 
     def ref(self, r: Ref) -> bytes:
         n = self.new.get(r.num)
@@ -259,6 +219,7 @@ class _Job:
                 return b"null"  # see the module's docstring: a page of another job, the old tree or catalog
             n = self.new[r.num] = self.number()
             self.queue.append(r)
+            self.owners.append(self.current)
         return b"%d 0 R" % n
 
     def emit(self, n: int, body: bytes, data: bytes | None = None) -> None:
@@ -273,16 +234,62 @@ class _Job:
             self.flushed = self.pos
 
     def drain(self) -> None:
-        """Copy every object met and not yet written, and what they refer to."""
-        queue, copy_of = self.queue, self.source.copy_of
-        while queue:
-            r = queue.pop()
-            got = copy_of(r)
-            if got is None:
-                self.emit(self.new[r.num], b"null")  # a reference to a free object is a null (ISO 32000-1 7.3.10)
-                continue
-            parts, data = got
-            self.emit(self.new[r.num], self.join(parts), data)
+        """Copy every object met and not yet written, and what they refer to: a round at a time, each round's
+        objects read in file order (`PdfObjects.plain_objects`); the general reader (`_Source.copy_of`) takes
+        what is not in the common shape. A damaged object is a StreamError naming the first page (in this
+        job's order) that needs it."""
+        doc, cache, new = self.doc, self.source.cache, self.new
+        while self.queue:
+            batch, owners = self.queue, self.owners
+            self.queue, self.owners = [], []
+            reads: list[Ref] = []
+            read_owners: list[tuple[int, str] | None] = []
+            for r, owner in zip(batch, owners):
+                got = cache.get(r)
+                if got is None:
+                    reads.append(r)
+                    read_owners.append(owner)
+                else:
+                    self.current = owner
+                    self.emit(new[r.num], self.join(got[0]))
+            for k, buf, base, v, cut, data_at in doc.plain_objects(reads):
+                r = reads[k]
+                self.current = read_owners[k]
+                try:
+                    got = None
+                    if buf:
+                        if data_at < 0:
+                            got = (buf[v:cut], None)
+                        else:
+                            found = _LENGTHS.findall(buf, v, cut)
+                            if len(found) == 1 and not found[0][1]:
+                                length = int(found[0][0])
+                                if doc.stream_end_ok(buf, base, data_at, length):
+                                    at = data_at - base
+                                    got = (buf[v:cut], buf[at:at + length] if at + length <= len(buf) else
+                                           doc.read(data_at, length))
+                        if got is not None and got[1] is None and len(cache) < _CACHE:
+                            cache[r] = (_split_refs(got[0]), None)
+                    if got is None:
+                        src = self.source.copy_of(r)
+                        if src is None:
+                            # a reference to a free object is a null (ISO 32000-1 7.3.10)
+                            self.emit(new[r.num], b"null")
+                            continue
+                        self.emit(new[r.num], self.join(src[0]), src[1])
+                    else:
+                        self.emit(new[r.num], self.renumber(got[0], True), got[1])
+                except PdfSyntaxError as exc:
+                    raise self._damaged(exc) from None
+
+    def _damaged(self, exc: PdfSyntaxError) -> StreamError:
+        """A damaged object met while copying, as an error naming the first page of the job that needs it."""
+        if self.current is None:
+            return StreamError(f"cannot copy the catalog's objects: damaged PDF: {exc}", path=self.index.path,
+                               offset=exc.offset)
+        page, piece_id = self.current
+        return StreamError(f"cannot copy the page's objects: damaged PDF: {exc}", path=self.index.path,
+                           offset=exc.offset, page=page, piece_id=piece_id)
 
     def _parsed(self, r: Ref) -> PdfDict:
         """A page kept as its text, parsed."""
@@ -303,10 +310,13 @@ class _Job:
         if type(page) is bytes:
             text = page
             at = text.find(b"<<")
-            if text.count(b"/Parent") == 1 and _PAGE_DROP_KEYS.search(text) is None:
-                m = _PARENT.search(text)
-                if m is not None and _top_level(text, m.start()):
-                    return b"".join((b"<<", *new_keys, self.renumber(text[at + 2:m.start()] + text[m.end():])))
+            p = text.find(b"/Parent")
+            if p >= 0 and text.find(b"/Parent", p + 7) < 0 and not (
+                    (b"/DPart" in text or b"/StructParents" in text or b"/B" in text)
+                    and _PAGE_DROP_KEYS.search(text) is not None):
+                m = _PARENT.match(text, p)
+                if m is not None and _top_level(text, p):
+                    return b"".join((b"<<", *new_keys, self.renumber(text[at + 2:p] + text[m.end():], True)))
             page = self._parsed(r)
         body = [b"<<", *new_keys]
         for k, v in page.items():
@@ -345,12 +355,11 @@ class _Job:
             for j, (r, page, inherited) in enumerate(objs):
                 n = self.new[r.num]
                 kids.append(n)
+                self.current = (first + j + 1, piece.piece_id)
                 try:
                     self.emit(n, self._page(r, page, inherited, n_pages, leaf))
-                    self.drain()
                 except PdfSyntaxError as exc:
-                    raise StreamError(f"cannot copy the page's objects: damaged PDF: {exc}", path=index.path,
-                                      offset=exc.offset, page=first + j + 1, piece_id=piece.piece_id) from None
+                    raise self._damaged(exc) from None
             if pad is not None:
                 r, page, inherited = objs[-1]
                 if type(page) is bytes:
@@ -364,6 +373,7 @@ class _Job:
                 self.emit(pad, b"<</Type/Page/Parent %d 0 R/MediaBox " % n_pages + _ser(box, ref)
                           + b"/Resources<<>>/PieceInfo"
                           + _ser({Name("PMC"): {Name("LastModified"): stamp, Name("Private"): private}}, _plain) + b">>")
+            if len(self.queue) >= _ROUND:
                 self.drain()
             items.append(item)
             first_new = self.new[objs[0][0].num]
@@ -389,6 +399,7 @@ class _Job:
         if items:
             outline[Name("First")], outline[Name("Last")] = Ref(items[0], 0), Ref(items[-1], 0)
         self.emit(n_outlines, _ser(outline, _plain))
+        self.current = None  # what follows is the document's, no page's
         catalog = [b"<</Type/Catalog"]
         for k, v in source.catalog.items():
             if k in _CATALOG_DROP or k == "Type":
@@ -412,11 +423,7 @@ class _Job:
         catalog.append(b">>")
         self.emit(n_catalog, b"".join(catalog))
         info = ref(source.info) if type(source.info) is Ref else None
-        try:
-            self.drain()
-        except PdfSyntaxError as exc:
-            raise StreamError(f"cannot copy the catalog's objects: damaged PDF: {exc}", path=index.path,
-                              offset=exc.offset) from None
+        self.drain()
         if self.nulled:
             logger.info("%s: print job %s: %d references to pages of other jobs or to the source's page tree, "
                         "catalog, outline or structure written as null", index.path, self.job.name, self.nulled)
@@ -438,18 +445,6 @@ class _Job:
         trailer += b"/ID[<%s><%s>]>>\nstartxref\n%d\n%%%%EOF\n" % (digest, digest, xref_at)
         self.out.write(b"".join(self.chunks) + b"".join(rows) + trailer)
         self.chunks.clear()
-
-
-def _has_key(text: bytes, key: str) -> bool:
-    """Whether a dictionary's text (without strings or comments) has `key` at its top level."""
-    name = b"/" + key.encode()
-    at = text.find(name)
-    while at >= 0:
-        after = text[at + len(name):at + len(name) + 1]
-        if (not after or after in b"\x00\t\n\x0c\r ()<>[]{}/%") and _top_level(text, at):
-            return True
-        at = text.find(name, at + 1)
-    return False
 
 
 def _plain(r: Ref) -> bytes:
