@@ -17,8 +17,8 @@ import os
 import re
 from array import array
 from dataclasses import dataclass
-from pathlib import Path
 from itertools import islice
+from pathlib import Path
 from typing import Any, Iterator, Sequence
 
 from controller.errors import StreamError
