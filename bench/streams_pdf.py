@@ -135,7 +135,7 @@ def _plan(src: str, seed: int, stamps: bool, split: bool):
     from controller.streams.base import EngineeringPlan, PrintJobPlan, SheetStamp
     from controller.streams.registry import index_stream
 
-    index = index_stream(Path(src), job_id="BENCH", sidecar=None)  # what `pmc stream` calls
+    index = index_stream(Path(src), job_id="BENCH", sidecar=None, keep_layout=True)  # what `pmc stream` calls
     order = [p.piece_id for p in index.pieces]
     random.Random(seed).shuffle(order)
     jobs = tuple(PrintJobPlan(f"p{k:05d}", (pid,)) for k, pid in enumerate(order)) if split \

@@ -120,7 +120,7 @@ def _with_encoding(reader: StreamReader, fmt: StreamFormat, encoding: str) -> St
                      default_plex=reader.default_plex, progress=reader.progress)
 
 
-def _index(args: argparse.Namespace) -> StreamIndex:
+def _index(args: argparse.Namespace, *, to_write: bool = False) -> StreamIndex:
     path: Path = args.file
     fmt = format_named(args.format) if args.format else sniff(path)
     reader = reader_for(fmt)
@@ -136,7 +136,8 @@ def _index(args: argparse.Namespace) -> StreamIndex:
     elif show:
         print(f"indexing {path.name} ({size / 1e6:.1f} MB)...", file=sys.stderr, flush=True)
     sidecar = None if args.no_sidecar else (args.sidecar or "auto")
-    return index_stream(path, job_id=args.job, lenient=args.lenient, reader=reader, sidecar=sidecar)
+    return index_stream(path, job_id=args.job, lenient=args.lenient, reader=reader, sidecar=sidecar,
+                        keep_layout=to_write)
 
 
 def _piece_json(p: Piece) -> dict:
@@ -250,12 +251,12 @@ def _write(args: argparse.Namespace, idx: StreamIndex, cuts: list[list[str]]) ->
 
 
 def _reorder(args: argparse.Namespace) -> int:
-    idx = _index(args)
+    idx = _index(args, to_write=True)
     return _write(args, idx, [_order(args, idx)])
 
 
 def _split(args: argparse.Namespace) -> int:
-    idx = _index(args)
+    idx = _index(args, to_write=True)
     order = _order(args, idx)
     if args.pieces_per_job is not None:
         if args.pieces_per_job < 1:

@@ -13,7 +13,7 @@ from __future__ import annotations
 import enum
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Mapping, Protocol, Sequence
+from typing import Any, Mapping, Protocol, Sequence
 
 from controller.model import Piece
 
@@ -46,6 +46,10 @@ class StreamIndex:
     quarantined: tuple[Quarantined, ...] = ()
     # format-specific facts a writer needs (byte spans of pieces, the prolog's extent...), by piece ID
     spans: Mapping[str, tuple[int, int]] = field(default_factory=dict)
+    # what the reader found that the writer of the same format may use instead of reading the file again
+    # (PDF: the page table); None unless the index was asked to keep it (`index_stream(keep_layout=True)`,
+    # for a write that follows), as it grows with the file. A writer checks it still fits the file.
+    layout: Any = field(default=None, compare=False, repr=False)
 
 
 @dataclass(frozen=True, slots=True)

@@ -46,7 +46,7 @@ from controller.errors import StreamError
 from controller.model import Piece, Plex
 from controller.streams.base import EngineeringPlan, PrintJobPlan, StreamIndex
 from controller.streams.paged import JobFiles
-from controller.streams.pdf_index import outline_title, walk_pages
+from controller.streams.pdf_index import PdfLayout, outline_title, walk_pages
 from controller.streams.pdf_objects import Name, PdfDict, PdfObjects, PdfString, PdfSyntaxError, Ref, Stream
 from controller.streams.pdf_objects import _LENGTHS, _REGULAR, _WS, _top_level
 
@@ -80,8 +80,9 @@ def write_jobs(index: StreamIndex, plan: EngineeringPlan, files: JobFiles, stamp
     """Each print job of the plan into `files.part(job.name)`, copying the source's objects."""
     path = index.path
     try:
-        with PdfObjects(path) as doc:
-            source = _Source(doc, path)
+        layout = index.layout if isinstance(index.layout, PdfLayout) else None
+        with PdfObjects(path, layout.xref if layout is not None else None) as doc:
+            source = _Source(doc, path, index.layout)
             if len(source.pages) != index.pages:
                 raise StreamError(f"the file now has {len(source.pages)} pages, the index {index.pages}: re-index it",
                                   path=path)
@@ -101,7 +102,7 @@ def write_jobs(index: StreamIndex, plan: EngineeringPlan, files: JobFiles, stamp
 class _Source:
     """The source's catalog, pages (each with what it inherits) and the objects no job may copy."""
 
-    def __init__(self, doc: PdfObjects, path: str) -> None:
+    def __init__(self, doc: PdfObjects, path: str, layout: Any = None) -> None:
         self.doc, self.path = doc, path
         trailer = doc.trailer
         if "Encrypt" in trailer:
@@ -129,7 +130,16 @@ class _Source:
         self.pages: list[tuple[Ref, PdfDict | bytes, dict[str, Any]]] = []
         self.page_nums: set[int] = set()
         self.cache: dict[Ref, tuple[list, bytes | None]] = {}
-        self._walk(catalog.get("Pages"))
+        # content streams the index checked (PdfLayout.streams): copied without reading their dictionaries again
+        self.streams: dict[int, tuple[bytes, int, int]] = {}
+        if isinstance(layout, PdfLayout) and layout.fits(doc.stat):
+            # the index kept the page table (StreamIndex.layout) and the file is as it was then
+            self.pages = layout.pages
+            self.page_nums = {r.num for r, _, _ in layout.pages}
+            self.cut |= layout.nodes
+            self.streams = layout.streams
+        else:
+            self._walk(catalog.get("Pages"))
 
     def copy_of(self, r: Ref) -> tuple[list, bytes | None] | None:
         """An object's text split at its references (`_split_refs`) and its stream data; None for a free or
@@ -238,20 +248,29 @@ class _Job:
         objects read in file order (`PdfObjects.plain_objects`); the general reader (`_Source.copy_of`) takes
         what is not in the common shape. A damaged object is a StreamError naming the first page (in this
         job's order) that needs it."""
-        doc, cache, new = self.doc, self.source.cache, self.new
+        doc, cache, new, streams = self.doc, self.source.cache, self.new, self.source.streams
         while self.queue:
             batch, owners = self.queue, self.owners
             self.queue, self.owners = [], []
             reads: list[Ref] = []
             read_owners: list[tuple[int, str] | None] = []
+            known: list[tuple[int, int, Ref, tuple[int, str] | None]] = []  # (offset, length, ref, owner)
             for r, owner in zip(batch, owners):
                 got = cache.get(r)
-                if got is None:
-                    reads.append(r)
-                    read_owners.append(owner)
-                else:
+                if got is not None:
                     self.current = owner
                     self.emit(new[r.num], self.join(got[0]))
+                elif r.gen == 0 and r.num in streams:
+                    _, at, length = streams[r.num]
+                    known.append((at, length, r, owner))
+                else:
+                    reads.append(r)
+                    read_owners.append(owner)
+            if known:
+                known.sort()
+                for (_, _, r, owner), data in zip(known, doc.spans([(at, n) for at, n, _, _ in known])):
+                    self.current = owner
+                    self.emit(new[r.num], self.renumber(streams[r.num][0], True), data)
             for k, buf, base, v, cut, data_at in doc.plain_objects(reads):
                 r = reads[k]
                 self.current = read_owners[k]

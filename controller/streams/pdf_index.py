@@ -16,7 +16,7 @@ import logging
 import os
 import re
 from array import array
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from itertools import islice
 from pathlib import Path
 from typing import Any, Iterator, Sequence
@@ -27,12 +27,12 @@ from controller.streams.base import StreamFormat, StreamIndex
 from controller.streams.paged import Boundary, assemble, merge_sidecar
 from controller.streams.pdf_objects import (
     _LENGTHS, _PEEK_VALUE, _REGULAR, _REGULAR_AT, _WS, COMPLEX, Name, PdfDict, PdfObjects, PdfString, PdfSyntaxError, Ref, Stream,
-    _top_level,
+    Xref, _new_tuple, _top_level,
 )
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["PdfReadOptions", "PdfReader", "outline_title", "DEFAULT_TITLE_PATTERN"]
+__all__ = ["PdfReadOptions", "PdfReader", "PdfLayout", "outline_title", "walk_pages", "DEFAULT_TITLE_PATTERN"]
 
 DEFAULT_TITLE_PATTERN = (r"^\s*(?P<piece>[^\s|]+)(?:\s+(?P<postal>\d{5}(?:-?\d{4})?(?:\d{2})?))?\s*"
                          r"(?:\|(?P<recipient>.*))?$")
@@ -85,9 +85,9 @@ class _Pages:
     def __len__(self) -> int:
         return self.count
 
-    def add(self, ref: Ref, at: int) -> int:
+    def add(self, ref: Ref, doc: PdfObjects) -> int:
         if not 0 <= ref.num < len(self.page_of_num) or self.page_of_num[ref.num] >= 0:
-            raise PdfSyntaxError(f"page object {ref.num} appears twice in the page tree", at)
+            raise PdfSyntaxError(f"page object {ref.num} appears twice in the page tree", doc.offset_of(ref))
         self.page_of_num[ref.num] = self.count
         self.count += 1
         if ref.gen:
@@ -101,8 +101,27 @@ class _Pages:
         return k if k >= 0 and self.gens.get(ref.num, 0) == ref.gen else -1
 
 
+@dataclass(slots=True)
+class PdfLayout:
+    """The page table an index keeps for the copying writer (`PdfReader.index(keep_layout=True)`): each page as
+    `walk_pages(inherit=True)` gives it, the page tree nodes, the content streams it checked, and the file's
+    (size, mtime_ns, inode) when read, so that a writer can tell it still describes the file."""
+
+    stat: tuple[int, int, int]
+    pages: list[tuple[Ref, bytes | PdfDict, dict[str, Any]]]
+    nodes: set[int]
+    # the pages' content streams checked in the common shape, by object number (generation 0): their
+    # dictionary's text, where their data starts and its length
+    streams: dict[int, tuple[bytes, int, int]] = field(default_factory=dict)
+    xref: Xref | None = None  # the cross-reference, read once
+
+    def fits(self, stat: tuple[int, int, int]) -> bool:
+        return self.stat == stat
+
+
 class PdfReader:
     format = StreamFormat.PDF
+    keeps_layout = True  # index(keep_layout=True): see PdfLayout
 
     def __init__(self, options: PdfReadOptions | None = None) -> None:
         self.options = options or PdfReadOptions()
@@ -113,7 +132,9 @@ class PdfReader:
         return b"%PDF-" in head[:1024]
 
     def index(self, path: Path, *, job_id: str, lenient: bool = False,
-              sidecar: Sequence[Any] | None = None) -> StreamIndex:
+              sidecar: Sequence[Any] | None = None, keep_layout: bool = False) -> StreamIndex:
+        """`keep_layout`: keep the page table (`PdfLayout`) for the copying writer, which then does not walk the
+        page tree again; it holds each page's dictionary text, so memory grows with the pages."""
         spath = str(path)
         try:
             size = os.path.getsize(path)
@@ -130,7 +151,11 @@ class PdfReader:
             raise StreamError("no %%EOF at the end: the file is truncated", path=spath, offset=size)
         try:
             with PdfObjects(path) as doc:
-                return self._index(doc, spath, job_id, lenient, sidecar)
+                index = self._index(doc, spath, job_id, lenient, sidecar, keep_layout)
+                if index.layout is not None:
+                    index.layout.stat = doc.stat
+                    index.layout.xref = doc.xref()
+                return index
         except StreamError:
             raise
         except PdfSyntaxError as exc:
@@ -143,7 +168,7 @@ class PdfReader:
             raise StreamError(f"unreadable PDF ({type(exc).__name__}: {exc})", path=spath, offset=0) from exc
 
     def _index(self, doc: PdfObjects, path: str, job_id: str, lenient: bool,
-               sidecar: Sequence[Any] | None) -> StreamIndex:
+               sidecar: Sequence[Any] | None, keep_layout: bool) -> StreamIndex:
         trailer = doc.trailer
         if "Encrypt" in trailer:
             raise StreamError("the PDF is encrypted (pmc reads unencrypted streams; `qpdf --decrypt IN OUT` writes one "
@@ -154,7 +179,8 @@ class PdfReader:
         tree_ref = root.get("Pages")
         if tree_ref is None:
             raise PdfSyntaxError("the catalog has no page tree (/Pages)", root.offset)
-        pages, pads, count, tree_at = self._pages(doc, tree_ref, path)
+        layout = PdfLayout((0, 0, 0), [], set()) if keep_layout else None
+        pages, pads, count, tree_at = self._pages(doc, tree_ref, path, layout)
         if type(count) is not int or count != len(pages):
             raise PdfSyntaxError(f"the page tree says {count} pages, {len(pages)} were found", tree_at)
         plex = Plex.SIMPLEX
@@ -181,13 +207,14 @@ class PdfReader:
         logger.info("indexed %s: %d pages, %d pieces from %s", path, total, len(pieces), source)
         return StreamIndex(path=path, format=StreamFormat.PDF, job_id=job_id, pages=total,
                            sheets=sum(p.sheets for p in pieces), pieces=tuple(pieces),
-                           quarantined=tuple(quarantined), spans=spans)
+                           quarantined=tuple(quarantined), spans=spans, layout=layout)
 
     @staticmethod
-    def _pages(doc: PdfObjects, tree_ref: Any, path: str) -> tuple[_Pages, list[int], int | None, int]:
+    def _pages(doc: PdfObjects, tree_ref: Any, path: str,
+               layout: PdfLayout | None = None) -> tuple[_Pages, list[int], int | None, int]:
         """Walk the page tree (`walk_pages`); check each page's content streams (their /Length must reach
-        `endstream`; the data is not read), a batch at a time in file order, and note pad pages.
-        Returns the pages, the pads, the root's /Count and where the root is."""
+        `endstream`; the data is not read), a batch at a time in file order, and note pad pages; with a
+        `layout`, keep each page in it. Returns the pages, the pads, the root's /Count and where the root is."""
         pages = _Pages(doc.objects)
         pads: list[int] = []
         resolve = doc.resolve
@@ -201,15 +228,21 @@ class PdfReader:
             count, tree_at = resolve(tree.get("Count")), tree.offset
         contents: list[Ref] = []  # content streams to check, and the page each is on
         on_page: list[int] = []
-        for ref, page, _ in walk_pages(doc, tree_ref):
-            i = pages.add(ref, doc.offset_of(ref))
+        kept = layout.pages if layout is not None else None
+        streams = layout.streams if layout is not None else None
+        walk = walk_pages(doc, tree_ref) if layout is None else walk_pages(doc, tree_ref, inherit=True,
+                                                                           nodes=layout.nodes)
+        for ref, page, inherited in walk:
+            i = pages.add(ref, doc)
+            if kept is not None:
+                kept.append((ref, page, inherited))
             if type(page) is bytes:
                 c = _contents_ref(page)
                 if c is not None and b"/PieceInfo" not in page:
                     contents.append(c)
                     on_page.append(i)
                     if len(contents) >= _BATCH:
-                        _check_streams(doc, contents, on_page, path)
+                        _check_streams(doc, contents, on_page, path, streams)
                     continue
                 page = resolve(ref)
                 if not isinstance(page, PdfDict):
@@ -217,7 +250,7 @@ class PdfReader:
             _check_contents(doc, page.get("Contents"), path, i)
             if "PieceInfo" in page and _is_pad(doc, page):
                 pads.append(i)
-        _check_streams(doc, contents, on_page, path)
+        _check_streams(doc, contents, on_page, path, streams)
         return pages, pads, count, tree_at
 
     def _page_of(self, ref: Any, pages: _Pages, what: str, at: int) -> int:
@@ -456,9 +489,17 @@ def walk_pages(doc: PdfObjects, tree_ref: Any, *, inherit: bool = False,
             seen.add(ref.num)
         if len(stack) >= _MAX_TREE_DEPTH:
             raise PdfSyntaxError("the page tree is nested too deep", at)
+        it: Iterator[Any] | None = None
         if inherit and node is None:
-            node = resolve(ref)
-        it = doc.iter_refs(ref, b"Kids") if type(ref) is Ref else None
+            parts = doc.node_parts(ref) if type(ref) is Ref else None
+            if parts is not None:
+                node, kids = parts
+                it = iter(kids)
+            else:
+                node = resolve(ref)
+        # a node not parsed yet has its /Kids read a window at a time; a parsed one has them as a list
+        if it is None and type(ref) is Ref and node is None:
+            it = doc.iter_refs(ref, b"Kids")
         if it is None:
             if node is None:
                 node = resolve(ref)
@@ -537,7 +578,7 @@ def _contents_ref(text: bytes) -> Ref | None:
     if text.count(b"<<", 0, at) - text.count(b">>", 0, at) != 1 or text.count(b"[", 0, at) != text.count(b"]", 0, at):
         return None
     m = _SPACED_REF.match(text, at + 9)
-    return Ref(int(m.group(1)), int(m.group(2))) if m is not None else None
+    return _new_tuple(Ref, (int(m.group(1)), int(m.group(2)))) if m is not None else None
 
 
 _TYPE_PAGE = re.compile(rb"[" + _WS + rb"]*/Page(?!" + _REGULAR + rb")")
@@ -607,15 +648,23 @@ def _quick_item(doc: PdfObjects, ref: Ref) -> tuple[str, list[Ref], Ref | None] 
     return PdfString(title).text(), dest, nxt
 
 
-def _check_streams(doc: PdfObjects, refs: list[Ref], on_page: list[int], path: str) -> None:
+def _check_streams(doc: PdfObjects, refs: list[Ref], on_page: list[int], path: str,
+                   kept: dict[int, tuple[bytes, int, int]] | None = None) -> None:
     """Each content stream's /Length reaches its `endstream`, read in file order; what is not in the common
-    shape goes to `_check_contents`. Empties both lists."""
+    shape goes to `_check_contents`. Empties both lists. `kept`: each stream checked here, by object number:
+    (its dictionary's text, where its data starts, its length) (PdfLayout.streams)."""
     checked = [False] * len(refs)
     for k, buf, base, v, cut, data_at in doc.plain_objects(refs):
         if data_at >= 0:
             found = _LENGTHS.findall(buf, v, cut)
-            if len(found) == 1 and not found[0][1] and doc.stream_end_ok(buf, base, data_at, int(found[0][0])):
+            if len(found) != 1:
+                continue
+            num, gen = found[0]
+            length = doc.resolve(Ref(int(num), int(gen.split()[0]))) if gen else int(num)  # /Length N G R: read N
+            if doc.stream_end_ok(buf, base, data_at, length):
                 checked[k] = True
+                if kept is not None and refs[k].gen == 0:
+                    kept[refs[k].num] = (buf[v:cut], data_at, length)
     for k, ok in enumerate(checked):
         if not ok:
             _check_contents(doc, refs[k], path, on_page[k])

@@ -98,9 +98,11 @@ def sniff(path: Path) -> StreamFormat:
 
 def index_stream(path: Path, *, job_id: str | None = None, lenient: bool = False,
                  fmt: StreamFormat | str | None = None, reader: StreamReader | None = None,
-                 sidecar: Path | Literal["auto"] | None = "auto") -> StreamIndex:
+                 sidecar: Path | Literal["auto"] | None = "auto", keep_layout: bool = False) -> StreamIndex:
     """Index a stream of any format. `sidecar`: an index file to use, "auto" to look for one beside
-    the stream (controller.streams.sidecar.find_sidecar), None to ignore any."""
+    the stream (controller.streams.sidecar.find_sidecar), None to ignore any. `keep_layout`: a write of the
+    stream follows; a reader that can (`keeps_layout`) keeps what the writer would read again
+    (StreamIndex.layout)."""
     from controller.streams.sidecar import find_sidecar, read_sidecar
 
     path = Path(path)
@@ -112,9 +114,10 @@ def index_stream(path: Path, *, job_id: str | None = None, lenient: bool = False
         entries = read_sidecar(side)
         logger.info("%s: index file %s (%d pieces)", path, side, len(entries))
     job = job_id or path.stem
+    extra: dict[str, object] = {"keep_layout": True} if keep_layout and getattr(reader, "keeps_layout", False) else {}
     if entries is not None:
-        return reader.index(path, job_id=job, lenient=lenient, sidecar=entries)
-    return reader.index(path, job_id=job, lenient=lenient)
+        return reader.index(path, job_id=job, lenient=lenient, sidecar=entries, **extra)
+    return reader.index(path, job_id=job, lenient=lenient, **extra)
 
 
 def write_stream(index: StreamIndex, plan: EngineeringPlan, out_dir: Path) -> list[Path]:

@@ -70,9 +70,12 @@ def test_the_copying_writer_is_the_one_used_without_stamps(tmp_path):
 
 
 @pytest.mark.peer
+@pytest.mark.parametrize("keep_layout", [False, True], ids=["walked", "layout"])
 @pytest.mark.parametrize("name", SOURCES)
-def test_reorder_and_split_give_the_pikepdf_writers_pieces_and_pages(name, tmp_path):
-    index = pdf.READER.index(PDF_DIR / name, job_id="J1")
+def test_reorder_and_split_give_the_pikepdf_writers_pieces_and_pages(name, keep_layout, tmp_path):
+    # with the layout the index kept, the writer reads no page and no content stream's dictionary again
+    index = pdf.READER.index(PDF_DIR / name, job_id="J1", keep_layout=keep_layout)
+    assert (index.layout is not None) == keep_layout
     for jobs in (1, 3):
         _same_as_pikepdf(index, shuffled_plan(index, seed=11 + jobs, jobs=jobs, stamps=False), tmp_path / str(jobs),
                          render=3 if jobs == 1 else 0)
@@ -164,14 +167,31 @@ def test_ghostscript_renders_the_copied_pages_as_the_pikepdf_writers(tmp_path):
 
 
 @pytest.mark.peer
+@pytest.mark.parametrize("keep_layout", [False, True], ids=["walked", "layout"])
 @pytest.mark.parametrize("qpdf_args", [["--object-streams=generate"], ["--linearize"],
                                        ["--object-streams=generate", "--linearize"]])
-def test_a_source_qpdf_rewrote_gives_the_same_jobs(qpdf_args, tmp_path):
+def test_a_source_qpdf_rewrote_gives_the_same_jobs(qpdf_args, keep_layout, tmp_path):
     src = tmp_path / "src.pdf"
     subprocess.run([_qpdf(), *qpdf_args, str(PDF_DIR / "dpart.pdf"), str(src)], check=True, timeout=60)
-    index = pdf.READER.index(src, job_id="J1")
+    index = pdf.READER.index(src, job_id="J1", keep_layout=keep_layout)
     assert pieces_view(index) == pieces_view(pdf.READER.index(PDF_DIR / "dpart.pdf", job_id="J1"))
     _same_as_pikepdf(index, shuffled_plan(index, seed=4, jobs=2, stamps=False), tmp_path, render=2)
+
+
+@pytest.mark.peer
+def test_a_layout_kept_from_a_file_since_rewritten_is_not_used(tmp_path):
+    """The index kept the page table of one file; the file was then replaced by qpdf with the same pages at
+    other object numbers and offsets: the writer must read the file as it is now."""
+    src = tmp_path / "src.pdf"
+    shutil.copyfile(PDF_DIR / "gs_pdfwrite.pdf", src)
+    index = pdf.READER.index(src, job_id="J1", keep_layout=True)
+    assert index.layout is not None and index.layout.streams  # the content streams it checked, kept
+    rewritten = tmp_path / "rewritten.pdf"
+    subprocess.run([_qpdf(), "--object-streams=generate", "--linearize", str(src), str(rewritten)], check=True,
+                   timeout=60)
+    rewritten.replace(src)
+    assert pieces_view(pdf.READER.index(src, job_id="J1")) == pieces_view(index)
+    _same_as_pikepdf(index, shuffled_plan(index, seed=8, jobs=2, stamps=False), tmp_path, render=3)
 
 
 @pytest.mark.peer
