@@ -459,7 +459,7 @@ def _tree_items(doc: PdfObjects, root: PdfDict, leaf_key: str) -> list[tuple[Any
     return out
 
 
-_BATCH = 2048  # page tree kids, or content streams, read at once in file order
+_BATCH = 512  # page tree kids, or content streams, read at once in file order
 _INHERITABLE = ("Resources", "MediaBox", "CropBox", "Rotate")
 _ABSENT = object()
 

@@ -30,7 +30,7 @@ from typing import Any, Iterator, NamedTuple, Sequence
 __all__ = ["PdfSyntaxError", "PdfObjects", "PdfDict", "Name", "PdfString", "Ref", "Stream", "COMPLEX"]
 
 _BLOCK = 1 << 16
-_BLOCKS = 16  # 1 MB of file bytes at most
+_BLOCKS = 4  # 256 kB of file bytes at most
 _OBJSTM_CACHE = 4
 _MAX_DEPTH = 200  # nesting of arrays and dictionaries in one object
 _MAX_INFLATE = 64 << 20
@@ -152,7 +152,7 @@ _SUBSECTION = re.compile(rb"[" + _WS + rb"]*(\d+) (\d+)[ \t]*(?:\r\n|\r|\n)")
 _TRAILER = re.compile(rb"[" + _WS + rb"]*trailer")
 _KEY_FINDERS: dict[tuple[bytes, ...], re.Pattern] = {}
 _SIMPLE_STRING = re.compile(rb"\([^()\\]*\)")
-_WINDOW = 1 << 20  # bytes read at once by `plain_objects`
+_WINDOW = 1 << 18  # bytes read at once by `plain_objects`
 _NEAR = 1 << 16  # objects further apart than this are read separately
 _NAME_ONLY = {Name}
 _NAMES: dict[bytes, Name] = {}  # names met, by their bytes (a few dozen in practice; at most 4096 kept)
@@ -910,7 +910,7 @@ class PdfObjects:
         return self._refs_from(at + o.end())
 
     def _refs_from(self, pos: int) -> Iterator[Ref]:
-        window = 1 << 16
+        window = 1 << 14  # about 1,500 references at a time
         chunk = self.read(pos, window)
         p = 0
         while True:
