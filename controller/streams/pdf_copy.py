@@ -48,7 +48,7 @@ from controller.streams.base import EngineeringPlan, PrintJobPlan, StreamIndex
 from controller.streams.paged import JobFiles
 from controller.streams.pdf_index import PdfLayout, outline_title, walk_pages
 from controller.streams.pdf_objects import Name, PdfDict, PdfObjects, PdfString, PdfSyntaxError, Ref, Stream
-from controller.streams.pdf_objects import _LENGTHS, _REGULAR, _WS, _top_level
+from controller.streams.pdf_objects import _LENGTHS, _REGULAR, _WS
 
 __all__ = ["can_copy", "write_jobs"]
 
@@ -210,11 +210,11 @@ class _Job:
         parts = _REF.split(text)  # [text, number, generation, text, ...]
         seen = self.seen
         for i in range(1, len(parts), 3):
-            num, gen = parts[i], parts[i + 1]
-            key = num if gen == b"0" else num + b" " + gen
+            gen = parts[i + 1]
+            key = parts[i] if gen == b"0" else parts[i] + b" " + gen
             got = seen.get(key)
             if got is None:
-                got = self.ref(Ref(int(num), int(gen)))
+                got = self.ref(Ref(int(parts[i]), int(gen)))
                 if got != b"null":  # each null is counted
                     seen[key] = got
             parts[i] = got
@@ -321,23 +321,22 @@ class _Job:
         """A page's dictionary for this file: its own text with /Parent replaced, when that is all it takes (the
         common case); else parsed and written again without the keys the module's docstring names."""
         ref = self.ref
-        new_keys = [b"/Parent %d 0 R" % n_pages]
+        new_keys = [b"<</Parent %d 0 R" % n_pages]
         for k, v in inherited.items():
             new_keys += [_name(k), b" ", _ser(v, ref)]
         if leaf is not None:
             new_keys.append(b"/DPart %d 0 R" % leaf)
         if type(page) is bytes:
             text = page
-            at = text.find(b"<<")
             p = text.find(b"/Parent")
-            if p >= 0 and text.find(b"/Parent", p + 7) < 0 and not (
-                    (b"/DPart" in text or b"/StructParents" in text or b"/B" in text)
-                    and _PAGE_DROP_KEYS.search(text) is not None):
+            if p >= 0 and text.find(b"/Parent", p + 7) < 0 and _PAGE_DROP_KEYS.search(text) is None:
                 m = _PARENT.match(text, p)
-                if m is not None and _top_level(text, p):
-                    return b"".join((b"<<", *new_keys, self.renumber(text[at + 2:p] + text[m.end():], True)))
+                if m is not None and text.count(b"<<", 0, p) - text.count(b">>", 0, p) == 1 and \
+                        text.count(b"[", 0, p) == text.count(b"]", 0, p):  # at the top level (_top_level)
+                    new_keys.append(self.renumber(text[text.find(b"<<") + 2:p] + text[m.end():], True))
+                    return b"".join(new_keys)
             page = self._parsed(r)
-        body = [b"<<", *new_keys]
+        body = new_keys
         for k, v in page.items():
             if k not in _PAGE_DROP:
                 body += [_name(k), b" ", _ser(v, ref)]

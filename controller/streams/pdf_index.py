@@ -636,11 +636,11 @@ def _quick_item(doc: PdfObjects, ref: Ref) -> tuple[str, list[Ref], Ref | None] 
         elif key == b"Dest":
             if m.group(3) is None:
                 return None
-            dest = [Ref(int(m.group(3)), int(m.group(4)))]
+            dest = [_new_tuple(Ref, (int(m.group(3)), int(m.group(4))))]
         elif key == b"Next":
             if m.group(5) is None:
                 return None
-            nxt = Ref(int(m.group(5)), int(m.group(6)))
+            nxt = _new_tuple(Ref, (int(m.group(5)), int(m.group(6))))
         else:
             return None  # an action: parsed
     if dest is None:
