@@ -409,6 +409,8 @@ def read_page_twins(path: Path) -> list[dict[str, str] | None]:
                 private = pmc.get("/Private") if isinstance(pmc, pikepdf.Dictionary) else None
                 out.append({k[1:]: ("true" if v else "false") if isinstance(v, bool) else _text(v)
                             for k, v in private.items()} if isinstance(private, pikepdf.Dictionary) else None)
+    except OSError as exc:
+        raise StreamError(f"cannot read: {exc.strerror or exc}", path=str(path)) from exc
     except _pikepdf_errors() as exc:
         raise StreamError(f"unreadable PDF: {exc}", path=str(path)) from exc
     return out

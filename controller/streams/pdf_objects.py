@@ -1064,7 +1064,7 @@ class PdfObjects:
         parms = self.resolve(stm.dict.get("DecodeParms"))
         if isinstance(filters, Name):
             filters, parms = [filters], [parms]
-        if filters is None:
+        if filters is None or filters == []:  # an empty /Filter array: no filter
             return raw
         if not isinstance(filters, list) or len(filters) > 1 or filters[0] not in ("FlateDecode", "Fl"):
             raise PdfSyntaxError(f"a structure stream with filter {filters!r} (only FlateDecode is read)",

@@ -246,3 +246,9 @@ def test_qpdf_finds_no_fault_in_written_print_jobs(tmp_path):
         assert "No syntax or stream encoding errors" in check.stdout
         assert subprocess.run([exe, "--show-npages", str(f)], capture_output=True, text=True,
                               timeout=60).stdout.strip() == str(pdf.READER.index(f, job_id="J1").pages)
+
+
+def test_twins_of_a_file_that_cannot_be_read_are_a_stream_error(tmp_path):
+    with pytest.raises(StreamError, match="cannot read") as err:
+        pdf.read_page_twins(tmp_path / "gone.pdf")
+    assert err.value.path == str(tmp_path / "gone.pdf")

@@ -9,6 +9,7 @@ from hypothesis import HealthCheck, given, settings
 
 from controller.errors import StreamError
 from controller.streams import pdf
+from controller.streams.base import EngineeringPlan, PrintJobPlan
 from controller.streams.pdf_objects import PdfObjects, PdfString, PdfSyntaxError, Ref, Stream, parse_value
 from tests.controller.streams.fuzzkit import check_damaged, damaged
 from tests.controller.streams.streamkit import STREAMS, pieces_view, sample_sidecar
@@ -193,3 +194,29 @@ def test_an_indirect_page_count_is_followed(tmp_path):
         doc.save(src)
     assert pieces_view(pdf.READER.index(src, job_id="J1")) == pieces_view(pdf.READER.index(PDF_DIR / "outline.pdf",
                                                                                            job_id="J1"))
+
+
+def test_an_empty_filter_array_is_no_filter(tmp_path):
+    path = tmp_path / "stream.pdf"
+    _one_object_pdf(path, b"<< /Length 3 /Filter [] >>\nstream\nabc\nendstream")
+    with PdfObjects(path) as objs:
+        stream = objs.resolve(Ref(1, 0))
+        assert isinstance(stream, Stream) and objs.stream_data(stream) == b"abc"
+
+
+def test_a_node_of_thousands_of_kids_kept_for_the_writer_gives_the_same_pages(tmp_path):
+    # keep_layout walks the tree with what each page inherits: the node's own entries and its /Kids come
+    # apart (PdfObjects.node_parts) rather than through a full parse
+    path = _many_pages(tmp_path, 9000)
+    reader = pdf.PdfReader(pdf.PdfReadOptions(require_postal=False))
+    index = reader.index(path, job_id="J1", keep_layout=True)
+    with PdfObjects(path) as objs:
+        root = objs.resolve(objs.trailer["Root"])
+        node, kids = objs.node_parts(root["Pages"])
+        assert "Kids" not in node and node["Count"] == 9000 and len(kids) == 9000
+        assert kids == objs.resolve(root["Pages"])["Kids"]
+    assert [r for r, _, _ in index.layout.pages] == kids
+    order = [p.piece_id for p in reversed(index.pieces)]
+    (out,) = pdf.WRITER.write(index, EngineeringPlan(jobs=(PrintJobPlan("all", tuple(order)),)), tmp_path / "out")
+    again = reader.index(out, job_id="J1")
+    assert [(p.piece_id, p.pages) for p in again.pieces] == [("C", 1), ("B", 3999), ("A", 5000)]
