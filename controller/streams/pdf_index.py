@@ -1,9 +1,16 @@
 """Indexing a PDF print stream into mail pieces, streaming: memory does not grow with the file's size.
 
 The structure is read with `pdf_objects.PdfObjects` (the cross-reference, then each object on demand
-through a bounded cache; no content stream is read, parsed or rendered). What the index keeps is,
+through a bounded cache; no content stream's data is read, parsed or rendered). What the index keeps is,
 per object number, where it is (8 bytes) and which page it is, if one (4 bytes). See
 controller.streams.pdf for where piece boundaries and recipients come from.
+
+The page tree is walked by `walk_pages` (shared with the copying writer): a node's kids are read
+`_BATCH` at a time in file order (`PdfObjects.plain_objects`), each page classified from its dictionary's
+text; its content streams are checked a batch at a time the same way. Asked to (`keep_layout`, when a
+write follows), the index keeps a `PdfLayout` for the copying writer: each page's text and what it
+inherits, the content streams it checked and the cross-reference, so the writer reads only stream data.
+That grows with the pages, so it is kept only when asked for.
 
 Strict: anything qpdf would have to repair to read the file (an object not where the cross-reference
 says, a stream /Length that does not reach `endstream`, a truncated file) is a StreamError naming the

@@ -11,6 +11,14 @@ per object number (the 10,000-page benchmark file has 23,000 objects: 184 kB). `
 top-level entries of a dictionary without parsing the rest, and `iter_refs` the references of a long
 array (a page tree node's /Kids) a window at a time, so a page tree walk holds no list of its pages.
 
+Fast paths, each falling back to the general parser for anything outside the common shape they check:
+`plain_objects` reads a batch of objects in file order, one window read for many, and gives each one's
+dictionary text and where its stream data starts (a page tree walk, the content stream checks and the
+copying writer read every page and content stream this way); `dict_text` gives an outline entry's text,
+`node_parts` a big page tree node's entries apart from its /Kids, `spans` stream data in file order.
+`xref()` hands what was read of the cross-reference to another reader of the same file (the copying
+writer after the index), which uses it only while the file's size, mtime and inode are unchanged.
+
 Strict: what qpdf would repair (an object not where the cross-reference puts it, a stream length that
 does not reach `endstream`, a cross-reference entry that does not parse, a loop in the /Prev chain) is a
 `PdfSyntaxError` with the byte offset of what is wrong. Values come back as Python values: dict (`PdfDict`,
