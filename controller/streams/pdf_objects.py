@@ -670,15 +670,12 @@ class PdfObjects:
         name is COMPLEX. None when the object is not simple enough to tell this way (it holds strings or
         comments, an entry twice, or it is inside an object stream), and then `resolve` says what it is.
 
-        A page tree walk reads every page this way: a quarter of the time a full parse takes. With
-        `partial`, an object longer than the window (a big page tree node) gives the keys found in its
-        first 4 kB when all of them are there, and -2 for its kind.
+        A quarter of the time a full parse takes. With `partial`, an object longer than the window (a big
+        page tree node) gives the keys found in its first 4 kB when all of them are there, and -2 for its
+        kind.
         """
-        offsets = self._offsets
-        if offsets is None or not 0 <= ref.num < len(offsets):
-            return None
-        at = offsets[ref.num]
-        if at < 0 or self._gens.get(ref.num, 0) != ref.gen:
+        at = self._where(ref)
+        if at < 0:
             return None
         data = self.read(at, 4096)
         m = _HEADER.match(data)
@@ -801,10 +798,9 @@ class PdfObjects:
         """A dictionary object holding an array of references under `/Kids` (a page tree node), in two parts: its
         other entries, parsed, and the references, read as a run; None when its text is not that simple (then
         `resolve` reads it). A node of 10,000 kids takes a third of the time a full parse does."""
-        offsets = self._offsets
-        if offsets is None or not 0 <= ref.num < len(offsets) or offsets[ref.num] < 0 or self._gens.get(ref.num, 0):
+        at, n = self._where(ref), 4096
+        if at < 0:
             return None
-        at, n = offsets[ref.num], 4096
         head = b"%d %d obj" % (ref.num, ref.gen)
         while True:
             data = self.read(at, n)
@@ -839,11 +835,8 @@ class PdfObjects:
         written `N G obj`, no comments, no stream, and literal strings without escapes or parentheses inside
         (so `endobj` is no word in a string); else None, and `resolve` reads it. An outline walk reads
         every entry this way."""
-        offsets = self._offsets
-        if offsets is None or not 0 <= ref.num < len(offsets):
-            return None
-        at = offsets[ref.num]
-        if at < 0 or self._gens.get(ref.num, 0) != ref.gen:
+        at = self._where(ref)
+        if at < 0:
             return None
         data = self.read(at, 1024)
         head = b"%d %d obj" % (ref.num, ref.gen)
@@ -893,6 +886,15 @@ class PdfObjects:
         if p + 32 <= len(buf):
             return _END_STREAM.match(buf, p, p + 32) is not None
         return _END_STREAM.match(self.read(data_at + length, 32)) is not None
+
+    def _where(self, ref: Ref) -> int:
+        """Where the object `ref` names is defined in the file, when it is there with that generation, not in an
+        object stream; else -1."""
+        offsets = self._offsets
+        if offsets is None or not 0 <= ref.num < len(offsets):
+            return -1
+        at = offsets[ref.num]
+        return at if at >= 0 and self._gens.get(ref.num, 0) == ref.gen else -1
 
     def iter_refs(self, ref: Ref, key: bytes) -> Iterator[Ref] | None:
         """The references in a dictionary object's top-level array entry `key`, read a window at a time
