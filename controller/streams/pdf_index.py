@@ -615,7 +615,7 @@ def _top_value(text: bytes, key: bytes) -> Any:
     return found
 
 
-_ITEM_KEYS = re.compile(rb"\([^()\\]*\)|/(Title|Dest|A|Next)(?!" + _REGULAR + rb")[" + _WS + rb"]*(?:\(([^()\\]*)\)"
+_ITEM_KEYS = re.compile(rb"\([^()\\]*\)|/(Title|Dest|A|Next)(?!" + _REGULAR + rb")[" + _WS + rb"]*(?:(\([^()\\]*\))"
                         rb"|\[[" + _WS + rb"]*(\d+)[" + _WS + rb"]+(\d+)[" + _WS + rb"]+R(?!" + _REGULAR + rb")"
                         rb"|(\d+)[" + _WS + rb"]+(\d+)[" + _WS + rb"]+R(?!" + _REGULAR + rb"))?")
 
@@ -627,32 +627,27 @@ def _quick_item(doc: PdfObjects, ref: Ref) -> tuple[str, list[Ref], Ref | None] 
     text = doc.dict_text(ref)
     if text is None or text.count(b"<<") != 1:
         return None
-    title, dest, nxt = b"", None, None
-    keys: set[bytes] = set()
-    for m in _ITEM_KEYS.finditer(text):
-        key = m.group(1)
-        if key is None:
+    title = dest = nxt = None
+    for key, string, dest_num, dest_gen, next_num, next_gen in _ITEM_KEYS.findall(text):
+        if not key:
             continue  # a string that is no /Title
-        if key in keys:
-            return None
-        keys.add(key)
         if key == b"Title":
-            if m.group(2) is None:
+            if title is not None or not string:
                 return None
-            title = m.group(2)
+            title = string[1:-1]
         elif key == b"Dest":
-            if m.group(3) is None:
+            if dest is not None or not dest_num:
                 return None
-            dest = [_new_tuple(Ref, (int(m.group(3)), int(m.group(4))))]
+            dest = [_new_tuple(Ref, (int(dest_num), int(dest_gen)))]
         elif key == b"Next":
-            if m.group(5) is None:
+            if nxt is not None or not next_num:
                 return None
-            nxt = _new_tuple(Ref, (int(m.group(5)), int(m.group(6))))
+            nxt = _new_tuple(Ref, (int(next_num), int(next_gen)))
         else:
             return None  # an action: parsed
     if dest is None:
         return None
-    return PdfString(title).text(), dest, nxt
+    return PdfString(title or b"").text(), dest, nxt
 
 
 def _check_streams(doc: PdfObjects, refs: list[Ref], on_page: list[int], path: str,

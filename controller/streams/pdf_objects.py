@@ -849,7 +849,11 @@ class PdfObjects:
         if b"%" in t or b"\\" in t or b"stream" in t or not t.lstrip().startswith(b"<<"):
             return None
         opens = t.count(b"(")
-        if opens and (opens != t.count(b")") or len(_SIMPLE_STRING.findall(t)) != opens):
+        if opens and opens != t.count(b")"):
+            return None
+        if opens == 1:  # one string (an outline entry's title): it closes after it opens
+            return t if t.find(b"(") < t.find(b")") else None
+        if opens and len(_SIMPLE_STRING.findall(t)) != opens:
             return None
         return t
 
