@@ -6,6 +6,7 @@ from __future__ import annotations
 import pikepdf
 import pytest
 from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from controller.errors import StreamError
 from controller.streams import pdf
@@ -220,3 +221,27 @@ def test_a_node_of_thousands_of_kids_kept_for_the_writer_gives_the_same_pages(tm
     (out,) = pdf.WRITER.write(index, EngineeringPlan(jobs=(PrintJobPlan("all", tuple(order)),)), tmp_path / "out")
     again = reader.index(out, job_id="J1")
     assert [(p.piece_id, p.pages) for p in again.pieces] == [("C", 1), ("B", 3999), ("A", 5000)]
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.tuples(st.integers(0, 45), st.sampled_from(b"0123456789 nf\r\nx%")), max_size=3))
+def test_cross_reference_rows_are_checked_as_the_row_pattern_says(flips):
+    from controller.streams.pdf_objects import _XREF_ROWS, _xref_rows_ok
+
+    rows = bytearray(b"0000000123 00000 n\r\n0000000000 65535 f \n0000004567 00002 n \r")
+    for at, byte in flips:
+        rows[at] = byte
+    assert _xref_rows_ok(bytes(rows), 3) == (_XREF_ROWS.fullmatch(bytes(rows)) is not None)
+
+
+def test_free_entries_and_generations_in_a_cross_reference_table_are_kept(tmp_path):
+    head = b"%PDF-1.7\n"
+    obj = b"2 3 obj\n<< /A 1 >>\nendobj\n"
+    xref = len(head) + len(obj)
+    path = tmp_path / "gen.pdf"
+    path.write_bytes(head + obj + b"xref\n0 3\n0000000000 65535 f \n0000000000 00001 f \n%010d 00003 n \n" % len(head)
+                     + b"trailer\n<< /Size 3 /Root 2 3 R >>\nstartxref\n%d\n%%%%EOF\n" % xref)
+    with PdfObjects(path) as objs:
+        assert objs.resolve(Ref(2, 3)) == {"A": 1}
+        assert objs.resolve(Ref(2, 0)) is None and objs.resolve(Ref(1, 1)) is None
+        assert objs.offset_of(Ref(2, 3)) == len(head)
