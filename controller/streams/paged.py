@@ -210,16 +210,17 @@ def assemble(path: str, job_id: str, bounds: list[Boundary], total_pages: int, *
 
 
 def paged_index(path: str, fmt: StreamFormat, job_id: str, bounds: list[Boundary], total_pages: int, *,
-                lenient: bool, options: MarkerReadOptions, sidecar: Sequence[Any] | None, pads: Sequence[int],
-                page_spans: bool = True) -> StreamIndex:
-    """The StreamIndex of a PostScript or PCL stream from its boundaries, checked against its sidecar's page counts."""
+                lenient: bool, require_postal: bool, sidecar: Sequence[Any] | None, pads: Sequence[int],
+                page_spans: bool = True, source: str = "", layout: Any = None) -> StreamIndex:
+    """The StreamIndex of a paged stream (PostScript, PCL, PDF) from its boundaries, checked against its
+    sidecar's page counts. `source`: where the boundaries came from, for the log; `layout`: StreamIndex.layout."""
     sidecar_pages = {str(e.piece_id): int(e.pages) for e in sidecar} if sidecar else None
     pieces, quarantined, spans = assemble(path, job_id, bounds, total_pages, lenient=lenient,
-                                          require_postal=options.require_postal, page_spans=page_spans,
+                                          require_postal=require_postal, page_spans=page_spans,
                                           sidecar_pages=sidecar_pages, pads=pads)
-    logger.info("indexed %s: %d pages, %d pieces", path, total_pages, len(pieces))
+    logger.info("indexed %s: %d pages, %d pieces%s", path, total_pages, len(pieces), f" from {source}" if source else "")
     return StreamIndex(path=path, format=fmt, job_id=job_id, pages=total_pages, sheets=sum(p.sheets for p in pieces),
-                       pieces=tuple(pieces), quarantined=tuple(quarantined), spans=spans)
+                       pieces=tuple(pieces), quarantined=tuple(quarantined), spans=spans, layout=layout)
 
 
 def plan_stamps(index: StreamIndex, *, imb_bars: Mapping[str, str] | None = None) -> dict[tuple[str, int], SheetStamp]:

@@ -352,8 +352,8 @@ class PclReader:
             if b.span is None and 0 <= b.first_page < total:
                 nxt = next((x for x in starts if x > b.first_page), total)
                 b.span = (s.page_starts[b.first_page], s.page_ends[min(nxt, total) - 1])
-        return paged_index(spath, StreamFormat.PCL, job_id, bounds, total, lenient=lenient, options=self.options,
-                           sidecar=sidecar, pads=s.pads, page_spans=False)
+        return paged_index(spath, StreamFormat.PCL, job_id, bounds, total, lenient=lenient,
+                           require_postal=self.options.require_postal, sidecar=sidecar, pads=s.pads, page_spans=False)
 
 
 def _decipoints(pt: float) -> int:

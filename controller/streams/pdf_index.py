@@ -31,7 +31,7 @@ from typing import Any, Iterator, Sequence
 from controller.errors import StreamError
 from controller.model import Piece, Plex
 from controller.streams.base import StreamFormat, StreamIndex
-from controller.streams.paged import Boundary, assemble, merge_sidecar
+from controller.streams.paged import Boundary, merge_sidecar, paged_index
 from controller.streams.pdf_objects import (
     _LENGTHS, _PEEK_VALUE, _REGULAR, _REGULAR_AT, _WS, COMPLEX, Name, PdfDict, PdfObjects, PdfString, PdfSyntaxError, Ref, Stream,
     Xref, _new_tuple, _top_level,
@@ -207,14 +207,9 @@ class PdfReader:
         bounds = merge_sidecar(path, bounds, sidecar)
         for b in bounds:
             b.plex = plex
-        sidecar_pages = {str(e.piece_id): int(e.pages) for e in sidecar} if sidecar else None
-        pieces, quarantined, spans = assemble(path, job_id, bounds, total, lenient=lenient,
-                                              require_postal=self.options.require_postal,
-                                              sidecar_pages=sidecar_pages, pads=pads)
-        logger.info("indexed %s: %d pages, %d pieces from %s", path, total, len(pieces), source)
-        return StreamIndex(path=path, format=StreamFormat.PDF, job_id=job_id, pages=total,
-                           sheets=sum(p.sheets for p in pieces), pieces=tuple(pieces),
-                           quarantined=tuple(quarantined), spans=spans, layout=layout)
+        return paged_index(path, StreamFormat.PDF, job_id, bounds, total, lenient=lenient,
+                           require_postal=self.options.require_postal, sidecar=sidecar, pads=pads, source=source,
+                           layout=layout)
 
     @staticmethod
     def _pages(doc: PdfObjects, tree_ref: Any, path: str,

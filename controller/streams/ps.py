@@ -211,7 +211,7 @@ class PsReader:
         for b in bounds:
             b.plex = plex
         return paged_index(spath, StreamFormat.POSTSCRIPT, job_id, bounds, len(s.pages), lenient=lenient,
-                           options=self.options, sidecar=sidecar, pads=s.pads)
+                           require_postal=self.options.require_postal, sidecar=sidecar, pads=s.pads)
 
 
 def _ps_stamp(stamp: SheetStamp, lay: PsLayout) -> bytes:
