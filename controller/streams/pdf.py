@@ -13,20 +13,22 @@ file; no content stream is read, parsed or rendered):
   does not reach `endstream`, a truncated file) is a StreamError naming the byte offset or page: an
   import is all or nothing.
 
-Writing without stamps (controller.streams.pdf_copy, `PdfWriter.copy_objects`): each print job's pages
-and the objects they reach are copied byte for byte, renumbered, under a new flat page tree with the
-same outline, DParts, page labels and pads the pikepdf path makes; pikepdf is not even imported.
+Writing (controller.streams.pdf_copy): each print job's pages and the objects they reach are copied byte
+for byte, renumbered, under a new flat page tree with a new outline (one top-level entry per piece), new
+document parts (one DPart per piece, /DPM carrying PieceID, PostalCode and Address), page labels, pads and
+stamps; pikepdf is not even imported. DParts are written when the source had them or when its pieces were
+not indexed from outline titles (which are written back as they were, so they still carry the recipients).
 
-Writing with stamps (pikepdf, in place): the source is opened once; for each print job the page tree is rebuilt
-flat with the job's pages in plan order, a new outline (one top-level entry per piece) and new
-document parts (one DPart per piece, /DPM carrying PieceID, PostalCode and Address) are made, and the
-file is saved; pages not in the job are not reachable and so not written. DParts are written when the
-source had them or when its pieces were not indexed from outline titles (which are written back as they
-were, so they still carry the recipients).
+The pikepdf writer (`PdfWriter.copy_objects = False`) makes the same files in place through qpdf: the source
+opened once, the page tree rebuilt flat for each print job and the file saved, so pages not in the job are
+not reachable and not written. Nothing in pmc uses it; it stays as the peer the copying writer is tested
+against (tests/controller/streams/test_pdf_copy.py), drawing stamps with the same `stamp_content` and
+`stamp_twin`.
 
 Stamps: on the front page of each sheet, the control code as a DataMatrix inline image (one sample per
 module, hex-encoded, /I false, so no page resources change) and, on the sheet with the address block, the Intelligent Mail barcode as
-vector bars (65 filled rectangles) below the address block; positions come from `StampLayout`.
+vector bars (65 filled rectangles) below the address block; positions come from `StampLayout`, in the
+page's MediaBox (its own or inherited; US letter when it has none).
 The original page content is wrapped in q/Q so its graphics state cannot move the stamp.
 
 The machine-readable twin: every stamped page carries a page-piece dictionary (PDF 32000-1 14.5),
@@ -34,7 +36,9 @@ The machine-readable twin: every stamped page carries a page-piece dictionary (P
     /PieceInfo << /PMC << /LastModified (D:...)
                           /Private << /ControlCode (payload) /PieceID (id) /Sheet n /IMb (AADT...) >> >> >>
 
-(/IMb only on the sheet that has it).
+(/IMb only on the sheet that has it). A plan with stamps drops an earlier run's /PieceInfo from every page
+(a back page, or a page whose sheet has no stamp this time, too); a plan without keeps it, so a page and
+the code drawn on it stay together.
 
 Duplex padding: a duplex piece with an odd page count gets a blank back page after its last page, so the
 next piece starts on a front side (no sheet carries two pieces; controller.fleet_plan counts a duplex
@@ -58,12 +62,13 @@ from __future__ import annotations
 
 import dataclasses
 import datetime
+import functools
 import logging
 import re
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable
+from typing import TYPE_CHECKING, Any, Callable, Sequence
 
 from controller.errors import StreamError
 from controller.model import Piece, Plex
@@ -77,7 +82,7 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 __all__ = ["PdfReadOptions", "PdfReader", "PdfWriter", "StampLayout", "READER", "WRITER", "read_page_twins",
-           "outline_title", "IMB_GEOMETRY", "DEFAULT_TITLE_PATTERN"]
+           "outline_title", "IMB_GEOMETRY", "DEFAULT_TITLE_PATTERN", "stamp_content", "stamp_twin"]
 
 def _pikepdf_errors() -> tuple[type[BaseException], ...]:
     """What pikepdf raises on a malformed object or structure besides its own PdfError: builtin types."""
@@ -161,24 +166,63 @@ def _fmt(v: float) -> str:
     return f"{v:.3f}".rstrip("0").rstrip(".")
 
 
+@functools.lru_cache(maxsize=16)
+def _imb_bar_ops(x0: float, y_bottom: float) -> tuple[dict[str, str], ...]:
+    """For each of the 65 bar positions, each bar's rectangle as content stream text (`imb_rects`): one table
+    for every page with the same box, instead of formatting 260 numbers a page."""
+    rows = {b: imb_rects(b * 65, x0, y_bottom) for b in "ADFT"}
+    return tuple({b: "%.2f %.2f %.2f %.2f re" % rows[b][i] for b in "ADFT"} for i in range(65))
+
+
+def stamp_content(stamp: SheetStamp, box: Sequence[Any], layout: StampLayout) -> bytes:
+    """The content stream a stamped page draws after its own (which the writer wraps in `q` ... so that the
+    leading `Q` restores the graphics state): the DataMatrix and, on the sheet that has it, the IMb, placed
+    by `layout` in `box`, the page's MediaBox."""
+    x0, y0, x1, y1 = (float(v) for v in box)
+    x0, y0, x1, y1 = min(x0, x1), min(y0, y1), max(x0, x1), max(y0, y1)
+    image, w, h = _datamatrix_inline(stamp.control_code)
+    mw, mh = w * layout.module_pt, h * layout.module_pt
+    dx, dy = x1 - layout.datamatrix_right - mw, y1 - layout.datamatrix_top - mh
+    ops = [f"Q q 0 g {_fmt(mw)} 0 0 {_fmt(mh)} {_fmt(dx)} {_fmt(dy)} cm {image} Q"]
+    if stamp.imb_bars:
+        bottom = y1 - layout.imb_top - IMB_GEOMETRY["full"]
+        left, bars = x0 + layout.imb_left, stamp.imb_bars
+        table = _imb_bar_ops(left, bottom) if len(bars) == 65 else None
+        try:
+            text = " ".join([table[i][b] for i, b in enumerate(bars)]) if table is not None else None
+        except KeyError:
+            text = None
+        if text is None:  # not 65 bars of A, D, F, T: imb_rects says what is wrong
+            text = " ".join("%.2f %.2f %.2f %.2f re" % r for r in imb_rects(bars, left, bottom))
+        ops.append(f"q 0 g {text} f Q")
+    return ("\n".join(ops) + "\n").encode()
+
+
+def stamp_twin(stamp: SheetStamp) -> dict[str, str | int]:
+    """The entries of a stamped page's /PieceInfo /PMC /Private (see the module's docstring), in order."""
+    private: dict[str, str | int] = {"ControlCode": stamp.control_code, "PieceID": stamp.piece_id,
+                                     "Sheet": stamp.sheet}
+    if stamp.imb_bars:
+        private["IMb"] = stamp.imb_bars
+    return private
+
+
 class PdfWriter:
     format = StreamFormat.PDF
 
     def __init__(self, layout: StampLayout | None = None) -> None:
         self.layout = layout or StampLayout()
 
-    # the byte-for-byte copying writer (controller.streams.pdf_copy) for what it handles; False: pikepdf always
+    # the byte-for-byte copying writer (controller.streams.pdf_copy); False: the pikepdf writer, the tests' peer
     copy_objects = True
 
     def write(self, index: StreamIndex, plan: EngineeringPlan, out_dir: Path) -> list[Path]:
         check_plan(index, plan)
-        from controller.streams import pdf_copy
+        if self.copy_objects:
+            from controller.streams import pdf_copy
 
-        if self.copy_objects and pdf_copy.can_copy(plan):
-            # no stamps: the pages' objects are copied as they are (stamping changes their content, so it
-            # stays on pikepdf below)
             with JobFiles(index.path, Path(out_dir), [job.name for job in plan.jobs], ".pdf") as files:
-                pdf_copy.write_jobs(index, plan, files, _pdf_date())
+                pdf_copy.write_jobs(index, plan, files, _pdf_date(), self.layout)
             return files.finals
         import pikepdf
 
@@ -351,24 +395,12 @@ class PdfWriter:
                stamp_time: pikepdf.String) -> None:
         import pikepdf
 
-        lay = self.layout
-        box = [float(v) for v in page.get("/MediaBox", [0, 0, 612, 792])]
-        x0, y0, x1, y1 = min(box[0], box[2]), min(box[1], box[3]), max(box[0], box[2]), max(box[1], box[3])
-        image, w, h = _datamatrix_inline(stamp.control_code)
-        mw, mh = w * lay.module_pt, h * lay.module_pt
-        dx, dy = x1 - lay.datamatrix_right - mw, y1 - lay.datamatrix_top - mh
-        ops = [f"Q q 0 g {_fmt(mw)} 0 0 {_fmt(mh)} {_fmt(dx)} {_fmt(dy)} cm {image} Q"]
-        if stamp.imb_bars:
-            bottom = y1 - lay.imb_top - IMB_GEOMETRY["full"]
-            rects = imb_rects(stamp.imb_bars, x0 + lay.imb_left, bottom)
-            ops.append("q 0 g " + " ".join("%.2f %.2f %.2f %.2f re" % r for r in rects) + " f Q")
+        box = page.get("/MediaBox", [0, 0, 612, 792])  # qpdf has pushed an inherited one onto the page
         contents = page.get("/Contents")
         parts = list(contents) if isinstance(contents, pikepdf.Array) else ([contents] if contents is not None else [])
-        page.Contents = pikepdf.Array([wrap_open, *parts, pdf.make_stream(("\n".join(ops) + "\n").encode())])
-        private = pikepdf.Dictionary(ControlCode=pikepdf.String(stamp.control_code),
-                                     PieceID=pikepdf.String(stamp.piece_id), Sheet=stamp.sheet)
-        if stamp.imb_bars:
-            private.IMb = pikepdf.String(stamp.imb_bars)
+        page.Contents = pikepdf.Array([wrap_open, *parts, pdf.make_stream(stamp_content(stamp, box, self.layout))])
+        private = pikepdf.Dictionary({f"/{k}": pikepdf.String(v) if isinstance(v, str) else v
+                                      for k, v in stamp_twin(stamp).items()})
         page.PieceInfo = pikepdf.Dictionary(PMC=pikepdf.Dictionary(LastModified=stamp_time, Private=private))
 
 

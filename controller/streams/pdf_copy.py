@@ -7,13 +7,17 @@ order, an outline (one top-level entry per piece, titles as the pikepdf writer w
 page labels when the pikepdf writer would write them, the duplex pad pages, a catalog, a classic
 cross-reference table and a trailer (the source's /Info kept, a new /ID).
 
+Stamps (as `pdf.PdfWriter._stamp` draws them, from the same `pdf.stamp_content` and `pdf.stamp_twin`): a
+stamped page's /Contents becomes an array of a `q` stream (one per job), its old content stream(s) and a new
+stream of the stamp's drawing; its /PieceInfo a new twin. Its content streams are still copied as they are.
+
 What a job's file holds is the closure of its pages: every object reachable from them through `N G R`
 in the objects' dictionary and array text (a stream's data is never scanned), with these cut, as the
 pikepdf writer (`pdf.PdfWriter._write`) cuts them:
 - on each page, /Parent (set to the new tree), /DPart, /StructParents (the structure tree is dropped)
-  and /B (article beads: the threads are the document's); /PieceInfo stays (this writer only takes
-  plans without stamps, so a page stamped by an earlier run keeps the twin of the code drawn on it;
-  pad pages belong to no piece and are never copied, a new pad gets its own);
+  and /B (article beads: the threads are the document's); /PieceInfo too when the plan has stamps, and
+  else it stays (a page stamped by an earlier run keeps the twin of the code drawn on it; pad pages
+  belong to no piece and are never copied, a new pad gets its own);
 - a reference, anywhere in the closure, to a page of the source that is not in this job, to a page tree
   node, to the catalog or to what the catalog's dropped entries (/Outlines, /DPartRoot, /StructTreeRoot,
   /AcroForm) point at is written `null` (a link annotation to a page of another job, an annotation's /P
@@ -24,15 +28,15 @@ pikepdf writer (`pdf.PdfWriter._write`) cuts them:
 
 Every object is copied as its text with only its references renumbered (literal strings and comments
 are skipped, so `1 0 R` inside a string stays as it is); a page's text also gets its new /Parent, what it
-inherits and its /DPart, and a page holding any key to drop (or strings, comments, or a /Parent that is
-not a plain top-level reference) is parsed and written again instead.
+inherits and its /DPart (and, stamped, its top-level /Contents reference or array of references replaced
+and a /PieceInfo added), and a page holding any key to drop (or strings, comments, or a /Parent or
+/Contents that is not a plain top-level reference or array of them) is parsed and written again instead.
 
 Memory: the output is written out a megabyte at a time; what is held is each page's dictionary text (a
 few hundred bytes a page), the number map of the job being written, and at most `_CACHE` small shared
 objects.
 
-Not handled here (pdf.PdfWriter uses pikepdf for them): stamping (the page's content changes), and an
-encrypted source.
+An encrypted source is refused (as the index refuses it).
 """
 
 from __future__ import annotations
@@ -44,17 +48,20 @@ from typing import Any, BinaryIO, Callable
 
 from controller.errors import StreamError
 from controller.model import Piece, Plex
-from controller.streams.base import EngineeringPlan, PrintJobPlan, StreamIndex
+from controller.streams.base import EngineeringPlan, PrintJobPlan, SheetStamp, StreamIndex
 from controller.streams.paged import JobFiles
+from controller.streams.pdf import StampLayout, stamp_content, stamp_twin
 from controller.streams.pdf_index import PdfLayout, outline_title, walk_pages
-from controller.streams.pdf_objects import Name, PdfDict, PdfObjects, PdfString, PdfSyntaxError, Ref, Stream
+from controller.streams.pdf_objects import Name, PdfDict, PdfObjects, PdfString, PdfSyntaxError, Ref, Stream, \
+    parse_value
 from controller.streams.pdf_objects import _LENGTHS, _REGULAR, _WS
 
-__all__ = ["can_copy", "write_jobs"]
+__all__ = ["write_jobs"]
 
 logger = logging.getLogger(__name__)
 
 _PAGE_DROP = frozenset(("Parent", "DPart", "StructParents", "B"))
+_PAGE_DROP_STAMPED = _PAGE_DROP | {"PieceInfo"}  # a plan with stamps drops an earlier run's twins (pdf.py)
 _CATALOG_DROP = frozenset(("Pages", "Outlines", "DPartRoot", "PageLabels", "Dests", "OpenAction", "StructTreeRoot",
                            "AcroForm"))
 _CATALOG_CUT = ("Outlines", "DPartRoot", "StructTreeRoot", "AcroForm")  # references to these become null
@@ -66,18 +73,21 @@ _REF = re.compile(rb"(?<![^" + _WS + rb"()<>\[\]{}])(\d+)[" + _WS + rb"]+(\d+)["
 _TEXTY = re.compile(rb"[(%]")
 _PARENT = re.compile(rb"/Parent[" + _WS + rb"]+\d+[" + _WS + rb"]+\d+[" + _WS + rb"]+R(?!" + _REGULAR + rb")")
 _PAGE_DROP_KEYS = re.compile(rb"/(?:DPart|StructParents|B)(?!" + _REGULAR + rb")")
+_PAGE_DROP_KEYS_STAMPED = re.compile(rb"/(?:DPart|StructParents|B|PieceInfo)(?!" + _REGULAR + rb")")
+_CONTENTS = re.compile(rb"/Contents[" + _WS + rb"]*((?:\d+[" + _WS + rb"]+\d+[" + _WS + rb"]+R|\[(?:[" + _WS
+                       + rb"]*\d+[" + _WS + rb"]+\d+[" + _WS + rb"]+R)*[" + _WS + rb"]*\]))(?!" + _REGULAR + rb")")
+_REF_PAIR = re.compile(rb"(\d+)[" + _WS + rb"]+(\d+)[" + _WS + rb"]+R")
+_MEDIA_BOX = re.compile(rb"/MediaBox(?!" + _REGULAR + rb")[" + _WS + rb"]*(\[[^\[\]]*\])?")
+_LETTER = [0, 0, 612, 792]
 _NAME_ESCAPE = re.compile(rb"[^\x21-\x7e]|[#()<>\[\]{}/%]")
 _NOT_PDFDOC = re.compile("[^\t\n\r\x20-\x7e\xa1-\xff]")
 _VERSION = re.compile(rb"%PDF-(\d\.\d)")
 
 
-def can_copy(plan: EngineeringPlan) -> bool:
-    """Whether this writer handles the plan: anything but stamps (stamping changes the pages' content)."""
-    return not plan.stamps
-
-
-def write_jobs(index: StreamIndex, plan: EngineeringPlan, files: JobFiles, stamp_time: str) -> None:
-    """Each print job of the plan into `files.part(job.name)`, copying the source's objects."""
+def write_jobs(index: StreamIndex, plan: EngineeringPlan, files: JobFiles, stamp_time: str,
+               stamp_layout: StampLayout) -> None:
+    """Each print job of the plan into `files.part(job.name)`, copying the source's objects; stamps placed by
+    `stamp_layout`."""
     path = index.path
     try:
         layout = index.layout if isinstance(index.layout, PdfLayout) else None
@@ -91,7 +101,8 @@ def write_jobs(index: StreamIndex, plan: EngineeringPlan, files: JobFiles, stamp
             had_labels = "PageLabels" in source.catalog
             for job in plan.jobs:
                 with open(files.part(job.name), "wb") as out:
-                    _Job(source, index, pieces, job, write_dparts, had_labels, stamp_time, out).build()
+                    _Job(source, index, pieces, job, write_dparts, had_labels, stamp_time, out,
+                         plan.stamps, stamp_layout).build()
     except PdfSyntaxError as exc:
         raise StreamError(f"cannot write print jobs: damaged PDF: {exc}", path=path, offset=exc.offset) from None
     except (ValueError, TypeError, KeyError, IndexError, OverflowError, RecursionError, MemoryError) as exc:
@@ -171,10 +182,18 @@ class _Job:
     """One print job's file, built in memory: objects numbered as they are first met."""
 
     def __init__(self, source: _Source, index: StreamIndex, pieces: dict[str, Piece], job: PrintJobPlan,
-                 write_dparts: bool, had_labels: bool, stamp_time: str, out: BinaryIO) -> None:
+                 write_dparts: bool, had_labels: bool, stamp_time: str, out: BinaryIO,
+                 stamps: dict[tuple[str, int], SheetStamp], layout: StampLayout) -> None:
         self.source, self.doc = source, source.doc
         self.index, self.pieces, self.job = index, pieces, job
         self.write_dparts, self.had_labels, self.stamp_time = write_dparts, had_labels, stamp_time
+        self.stamps, self.layout = stamps, layout
+        self.page_drop, self.page_drop_keys = (_PAGE_DROP_STAMPED, _PAGE_DROP_KEYS_STAMPED) if stamps else \
+            (_PAGE_DROP, _PAGE_DROP_KEYS)
+        self.n_open: int | None = None  # the `q` stream opening every stamped page's contents, once written
+        self.boxes: dict[bytes, list[float]] = {}  # a plain MediaBox array's text -> its numbers
+        self.twin_head = b"".join((b"/PieceInfo<</PMC<</LastModified", _ser(PdfString(stamp_time.encode()), _plain),
+                                   b"/Private<<"))
         self.new: dict[int, int] = {}  # source object number -> number in this file
         self.count = 1
         self.queue: list[Ref] = []  # objects numbered and not yet written
@@ -317,9 +336,11 @@ class _Job:
             raise PdfSyntaxError(f"page object {r.num} is not a dictionary", self.doc.offset_of(r))
         return page
 
-    def _page(self, r: Ref, page: PdfDict | bytes, inherited: dict[str, Any], n_pages: int, leaf: int | None) -> bytes:
-        """A page's dictionary for this file: its own text with /Parent replaced, when that is all it takes (the
-        common case); else parsed and written again without the keys the module's docstring names."""
+    def _page(self, r: Ref, page: PdfDict | bytes, inherited: dict[str, Any], n_pages: int, leaf: int | None,
+              stamp: SheetStamp | None = None) -> bytes:
+        """A page's dictionary for this file: its own text with /Parent replaced (and, stamped, /Contents
+        replaced and /PieceInfo added), when that is all it takes (the common case); else parsed and written
+        again without the keys the module's docstring names."""
         ref = self.ref
         new_keys = [b"<</Parent %d 0 R" % n_pages]
         for k, v in inherited.items():
@@ -329,19 +350,103 @@ class _Job:
         if type(page) is bytes:
             text = page
             p = text.find(b"/Parent")
-            if p >= 0 and text.find(b"/Parent", p + 7) < 0 and _PAGE_DROP_KEYS.search(text) is None:
+            if p >= 0 and text.find(b"/Parent", p + 7) < 0 and self.page_drop_keys.search(text) is None:
                 m = _PARENT.match(text, p)
-                if m is not None and text.count(b"<<", 0, p) - text.count(b">>", 0, p) == 1 and \
-                        text.count(b"[", 0, p) == text.count(b"]", 0, p):  # at the top level (_top_level)
-                    new_keys.append(self.renumber(text[text.find(b"<<") + 2:p] + text[m.end():], True))
-                    return b"".join(new_keys)
+                if m is not None and _top(text, p):
+                    start = text.find(b"<<") + 2
+                    if stamp is None:
+                        new_keys.append(self.renumber(text[start:p] + text[m.end():], True))
+                        return b"".join(new_keys)
+                    box = self._plain_box(text, inherited)
+                    got = self._plain_contents(text) if box is not None else None
+                    if got is not None:
+                        c, c_end, parts = got
+                        rest, at = [], start
+                        for a, b in sorted([(p, m.end()), (c, c_end)]) if c < c_end else [(p, m.end())]:
+                            rest.append(text[at:a])
+                            at = b
+                        rest.append(text[at:])
+                        new_keys.append(self._stamped(stamp, parts, box))
+                        new_keys.append(self.renumber(b"".join(rest), True))
+                        return b"".join(new_keys)
             page = self._parsed(r)
         body = new_keys
+        drop = self.page_drop
+        if stamp is not None:
+            contents = page.get("Contents")
+            got = self.doc.resolve(contents)
+            parts = [] if got is None else [_ser(x, ref) for x in got] if isinstance(got, list) else \
+                [_ser(contents, ref)]
+            body.append(self._stamped(stamp, parts, self._box(page.get("MediaBox", inherited.get("MediaBox")))))
+            drop = drop | {"Contents"}
         for k, v in page.items():
-            if k not in _PAGE_DROP:
+            if k not in drop:
                 body += [_name(k), b" ", _ser(v, ref)]
         body.append(b">>")
         return b"".join(body)
+
+    def _plain_contents(self, text: bytes) -> tuple[int, int, list[bytes]] | None:
+        """Where a plain page's /Contents entry is and its content streams, renumbered: (start, end, [ref])
+        (start == end: it has none); None when it is not a reference or an array of references at the top
+        level."""
+        c = text.find(b"/Contents")
+        if c < 0:
+            return 0, 0, []
+        m = _CONTENTS.match(text, c)
+        if m is None or text.find(b"/Contents", c + 9) >= 0 or not _top(text, c):
+            return None
+        refs = [Ref(int(a), int(b)) for a, b in _REF_PAIR.findall(m.group(1))]
+        if m.group(1)[:1] != b"[" and not (refs[0].gen == 0 and refs[0].num in self.source.streams):
+            got = self.doc.resolve(refs[0])  # a stream, or an array of them (which pikepdf takes apart too)
+            if isinstance(got, list):
+                if not all(type(x) is Ref for x in got):
+                    return None
+                refs = got
+            elif got is None:
+                refs = []
+        return c, m.end(), [self.ref(x) for x in refs]
+
+    def _plain_box(self, text: bytes, inherited: dict[str, Any]) -> list[float] | None:
+        """A plain page's MediaBox, its own or inherited; None when its own is not once at the top level."""
+        b = _MEDIA_BOX.search(text)
+        if b is None:
+            return self._box(inherited.get("MediaBox"))
+        if not _top(text, b.start()) or _MEDIA_BOX.search(text, b.end()) is not None:
+            return None
+        value = b.group(1)
+        if value is None:  # not a plain array
+            return self._box(parse_value(text, b.end(), 0)[0])
+        box = self.boxes.get(value)  # most pages of a stream have the same box, written the same way
+        if box is None:
+            box = self._box(parse_value(value, 0, 0)[0])
+            if len(self.boxes) < 64:
+                self.boxes[value] = box
+        return box
+
+    def _box(self, value: Any) -> list[float]:
+        """A MediaBox's four numbers; US letter for none (as pdf.PdfWriter._stamp)."""
+        box = self.doc.resolve(value)
+        if box is None:
+            return _LETTER
+        nums = [self.doc.resolve(v) for v in box] if isinstance(box, list) else []
+        if len(nums) != 4 or not all(type(v) in (int, float) for v in nums):
+            raise PdfSyntaxError("a stamped page's /MediaBox is not 4 numbers", getattr(box, "offset", 0))
+        return nums
+
+    def _stamped(self, stamp: SheetStamp, parts: list[bytes], box: list[float]) -> bytes:
+        """A stamped page's new /Contents (its content streams `parts` between the job's `q` stream and a new
+        stream of the stamp's drawing) and /PieceInfo; the new streams written."""
+        if self.n_open is None:
+            self.n_open = self.number()
+            self.emit(self.n_open, b"<</Length 2>>", b"q\n")
+        n = self.number()
+        data = stamp_content(stamp, box, self.layout)
+        self.emit(n, b"<</Length %d>>" % len(data), data)
+        twin = [b"/Contents[%d 0 R " % self.n_open, *[x + b" " for x in parts], b"%d 0 R]" % n, self.twin_head]
+        for k, v in stamp_twin(stamp).items():
+            twin += [_name(k), _ser(_text_string(v), _plain) if type(v) is str else b" %d" % v]
+        twin.append(b">>>>>>")
+        return b"".join(twin)
 
     def build(self) -> None:
         index, pieces, source = self.index, self.pieces, self.source
@@ -368,14 +473,17 @@ class _Job:
         leaves: list[int] = []
         label_nums: list[Any] = []
         stamp = PdfString(self.stamp_time.encode())
+        stamps = self.stamps
         for k_piece, (piece, first, objs, item, leaf, pad) in enumerate(plan):
             start_at = len(kids)
+            step = 2 if piece.plex is Plex.DUPLEX else 1  # the front pages of the piece's sheets are stamped
             for j, (r, page, inherited) in enumerate(objs):
                 n = self.new[r.num]
                 kids.append(n)
                 self.current = (first + j + 1, piece.piece_id)
+                sheet_stamp = stamps.get((piece.piece_id, j // step + 1)) if stamps and j % step == 0 else None
                 try:
-                    self.emit(n, self._page(r, page, inherited, n_pages, leaf))
+                    self.emit(n, self._page(r, page, inherited, n_pages, leaf, sheet_stamp))
                 except PdfSyntaxError as exc:
                     raise self._damaged(exc) from None
             if pad is not None:
@@ -463,6 +571,12 @@ class _Job:
         trailer += b"/ID[<%s><%s>]>>\nstartxref\n%d\n%%%%EOF\n" % (digest, digest, xref_at)
         self.out.write(b"".join(self.chunks) + b"".join(rows) + trailer)
         self.chunks.clear()
+
+
+def _top(text: bytes, at: int) -> bool:
+    """Whether `at` in a plain dictionary's text (no strings or comments) is at its top level."""
+    return text.count(b"<<", 0, at) - text.count(b">>", 0, at) == 1 and \
+        text.count(b"[", 0, at) == text.count(b"]", 0, at)
 
 
 def _plain(r: Ref) -> bytes:

@@ -1,11 +1,12 @@
 """The byte-for-byte PDF writer (controller.streams.pdf_copy) against the pikepdf writer: the same pieces,
-pages, sheets, recipients, pads and rendered pages; files qpdf finds no fault in; a split that copies
-only each job's own objects."""
+pages, sheets, recipients, pads, stamps, twins and rendered pages; files qpdf finds no fault in; a split
+that copies only each job's own objects."""
 
 from __future__ import annotations
 
 import shutil
 import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -15,7 +16,7 @@ import pytest
 from controller.errors import StreamError
 from controller.streams import pdf
 from controller.streams.base import EngineeringPlan, PrintJobPlan
-from tests.controller.streams.streamkit import STREAMS, expected_after, generator, pieces_view, render_pdf, \
+from tests.controller.streams.streamkit import ROOT, STREAMS, expected_after, generator, pieces_view, render_pdf, \
     sample_sidecar, shuffled_plan
 
 PDF_DIR = STREAMS / "pdf"
@@ -95,14 +96,37 @@ def test_a_page_label_source_keeps_its_labels(tmp_path):
         assert starts == [sum(by_id[q].pages for q in job.piece_ids[:k]) for k in range(len(job.piece_ids))]
 
 
-@pytest.mark.peer
-def test_stamps_stay_on_the_pikepdf_writer(tmp_path):
+def test_the_copying_writer_is_the_one_used_with_stamps(tmp_path):
     index = pdf.READER.index(PDF_DIR / "outline.pdf", job_id="J1")
     plan = shuffled_plan(index, seed=3, jobs=1)
     (out,) = pdf.WRITER.write(index, plan, tmp_path)
+    with pikepdf.open(out) as doc:
+        assert doc.Root.objgen == (2, 0) and doc.Root.Pages.objgen == (1, 0)
     assert [t["ControlCode"] for t in pdf.read_page_twins(out) if t] == [
         plan.stamps[(pid, s)].control_code for pid in plan.jobs[0].piece_ids
         for s in range(1, next(p for p in index.pieces if p.piece_id == pid).sheets + 1)]
+
+
+def test_a_stamped_split_does_not_import_pikepdf(tmp_path):
+    code = ("import sys; from pathlib import Path; from controller.streams import pdf; "
+            "from tests.controller.streams.streamkit import shuffled_plan; "
+            "index = pdf.READER.index(Path(sys.argv[1]), job_id='J1'); "
+            "files = pdf.WRITER.write(index, shuffled_plan(index, seed=3, jobs=2), Path(sys.argv[2])); "
+            "print(len(files), 'pikepdf' in sys.modules)")
+    run = subprocess.run([sys.executable, "-c", code, str(PDF_DIR / "dpart.pdf"), str(tmp_path)], cwd=ROOT,
+                         capture_output=True, text=True, timeout=120)
+    assert run.returncode == 0, run.stderr
+    assert run.stdout.split() == ["2", "False"]
+
+
+@pytest.mark.peer
+@pytest.mark.parametrize("keep_layout", [False, True], ids=["walked", "layout"])
+@pytest.mark.parametrize("name", SOURCES)
+def test_stamped_reorder_and_split_give_the_pikepdf_writers_pages_twins_and_drawing(name, keep_layout, tmp_path):
+    index = pdf.READER.index(PDF_DIR / name, job_id="J1", keep_layout=keep_layout)
+    for jobs in (1, 3):
+        _same_as_pikepdf(index, shuffled_plan(index, seed=21 + jobs, jobs=jobs), tmp_path / str(jobs),
+                         render=4 if jobs == 1 else 0)
 
 
 def _nested(src: Path, dst: Path) -> None:
@@ -129,11 +153,12 @@ def _nested(src: Path, dst: Path) -> None:
 
 
 @pytest.mark.peer
-def test_pages_under_a_nested_tree_get_what_they_inherited(tmp_path):
+@pytest.mark.parametrize("stamps", [False, True], ids=["unstamped", "stamped"])
+def test_pages_under_a_nested_tree_get_what_they_inherited(stamps, tmp_path):
     src = tmp_path / "nested.pdf"
     _nested(PDF_DIR / "outline.pdf", src)
     index = pdf.READER.index(src, job_id="J1")
-    files = _same_as_pikepdf(index, shuffled_plan(index, seed=8, jobs=2, stamps=False), tmp_path, render=2)
+    files = _same_as_pikepdf(index, shuffled_plan(index, seed=8, jobs=2, stamps=stamps), tmp_path, render=2)
     for f in files:
         with pikepdf.open(f) as out:
             assert "/MediaBox" not in out.Root.Pages and "/Resources" not in out.Root.Pages
@@ -153,11 +178,12 @@ def _gs_render(path: Path, page: int, out: Path) -> bytes:
 
 
 @pytest.mark.peer
-def test_ghostscript_renders_the_copied_pages_as_the_pikepdf_writers(tmp_path):
+@pytest.mark.parametrize("stamps", [False, True], ids=["unstamped", "stamped"])
+def test_ghostscript_renders_the_copied_pages_as_the_pikepdf_writers(stamps, tmp_path):
     src = tmp_path / "nested.pdf"
     _nested(PDF_DIR / "gs_pdfwrite.pdf", src)
     index = pdf.READER.index(src, job_id="J1")
-    plan = shuffled_plan(index, seed=12, jobs=1, stamps=False)
+    plan = shuffled_plan(index, seed=12, jobs=1, stamps=stamps)
     (ours,) = _write(index, plan, tmp_path / "copy", copy=True)
     (theirs,) = _write(index, plan, tmp_path / "pikepdf", copy=False)
     for page in (1, 2, index.pages):
@@ -195,12 +221,13 @@ def test_a_layout_kept_from_a_file_since_rewritten_is_not_used(tmp_path):
 
 
 @pytest.mark.peer
-def test_a_nested_tree_in_object_streams_gives_the_same_jobs(tmp_path):
+@pytest.mark.parametrize("stamps", [False, True], ids=["unstamped", "stamped"])
+def test_a_nested_tree_in_object_streams_gives_the_same_jobs(stamps, tmp_path):
     nested, src = tmp_path / "nested.pdf", tmp_path / "src.pdf"
     _nested(PDF_DIR / "gs_pdfwrite.pdf", nested)
     subprocess.run([_qpdf(), "--object-streams=generate", str(nested), str(src)], check=True, timeout=60)
     index = pdf.READER.index(src, job_id="J1")
-    _same_as_pikepdf(index, shuffled_plan(index, seed=9, jobs=3, stamps=False), tmp_path, render=1)
+    _same_as_pikepdf(index, shuffled_plan(index, seed=9, jobs=3, stamps=stamps), tmp_path, render=1)
 
 
 def _duplex(src: Path, dst: Path) -> None:
@@ -210,20 +237,24 @@ def _duplex(src: Path, dst: Path) -> None:
 
 
 @pytest.mark.peer
+@pytest.mark.parametrize("stamps", [False, True], ids=["unstamped", "stamped"])
 @pytest.mark.parametrize("name", ["outline.pdf", "dpart.pdf"])
-def test_odd_duplex_pieces_get_the_same_pads_as_the_pikepdf_writer(name, tmp_path):
+def test_odd_duplex_pieces_get_the_same_pads_as_the_pikepdf_writer(name, stamps, tmp_path):
     src = tmp_path / "duplex.pdf"
     _duplex(PDF_DIR / name, src)
     index = pdf.READER.index(src, job_id="J1")
     odd = {p.piece_id for p in index.pieces if p.pages % 2}
     assert odd
-    files = _same_as_pikepdf(index, shuffled_plan(index, seed=10, jobs=2, stamps=False), tmp_path)
+    files = _same_as_pikepdf(index, shuffled_plan(index, seed=10, jobs=2, stamps=stamps), tmp_path,
+                             render=5 if stamps else 0)
     for f in files:
         again = pdf.READER.index(f, job_id="J1")
         twins = pdf.read_page_twins(f)
         pads = [k for k, t in enumerate(twins) if t and t.get("Pad") == "true"]
         assert len(pads) == sum(1 for p in again.pieces if p.piece_id in odd)
         assert again.pages == 2 * again.sheets
+        # every piece starts on a front side, and only fronts carry a code
+        assert [bool(t and "ControlCode" in t) for t in twins] == [stamps and k % 2 == 0 for k in range(len(twins))]
         # a padded job read again and reordered once more keeps its pieces and pads
         (second,) = _write(again, shuffled_plan(again, seed=2, jobs=1, stamps=False), tmp_path / f"again-{f.stem}",
                            copy=True)
