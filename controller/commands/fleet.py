@@ -4,6 +4,8 @@ after an interrupted run (the controller killed, the machine restarted), the sam
 finishes it.
 `pmc fleet plan STREAM JOBS... --out PLAN.json`: write the plan of print-ready job files (those `pmc stream split`
 cut from STREAM, or any engineered files of its pieces).
+`pmc ledger import PLAN.json --ledger L` records a plan's pieces as sorted (`import_plan` here), which
+`pmc fleet print` needs of them.
 `pmc fleet demo [--workdir DIR]`: print a run on six simulated printers with a jam, a printer dropping off and
 one losing its power.
 
@@ -31,17 +33,21 @@ from __future__ import annotations
 import argparse
 import json
 import os
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from controller.config import load_plant_config
-from controller.errors import ConfigError
+from controller.errors import ConfigError, PieceError
 from controller.fleet_plan import PAGE_LIST_FORMAT as PAGE_LIST
 from controller.fleet_plan import STREAM_DOCUMENT_FORMATS as STREAM_FORMATS
 from controller.fleet_plan import Health, impressions_of
-from controller.model import Piece, PieceState, Plex, PrintJob
+from controller.model import Piece, PieceEvent, PieceEventKind, PieceState, Plex, PrintJob
+
+if TYPE_CHECKING:
+    from controller.ledger import Ledger, PieceRecord
 
 DocumentFormat = Literal["application/vnd.pmc.pages", "application/vnd.ibm.modcap", "application/pdf",
                          "application/postscript", "application/vnd.hp-pcl"]
@@ -116,6 +122,11 @@ class PrintPlan(_Strict):
                             sidecar=here / self.source.sidecar if self.source.sidecar else None)
 
     def model(self) -> tuple[list[Piece], list[PrintJob]]:
+        listed: set[str] = set()
+        for p in self.pieces:
+            if p.piece_id in listed:
+                raise ConfigError(f"piece {p.piece_id} is listed more than once in the plan's pieces")
+            listed.add(p.piece_id)
         pieces = [Piece(p.piece_id, self.run, p.sequence, p.pages, p.sheets, Plex(p.plex), inserts=frozenset(p.inserts))
                   for p in self.pieces]
         by_id = {p.piece_id: p for p in pieces}
@@ -157,6 +168,84 @@ def write_print_plan(path: str | Path, run: str, pieces: list[Piece], jobs: list
     Path(path).write_text(plan.model_dump_json(indent=1))
 
 
+@dataclass(frozen=True, slots=True)
+class PlanImport:
+    """What `import_plan` found in the ledger and wrote to it."""
+
+    run: str
+    pieces: int  # in the plan
+    imported: int  # not in the ledger before: recorded indexed, then sorted
+    sorted_now: int  # in the ledger as indexed under the run: sorted
+    held: dict[PieceState, int] = field(default_factory=dict)  # under the run already, left as they were
+    events: int = 0  # events written (0: the ledger is as it was)
+
+
+_IMPORT_ATTEMPTS = 2  # another writer recorded some of the plan between our read and our write: look again once
+
+
+async def import_plan(ledger: "Ledger", plan: PrintPlan, *, source: str) -> PlanImport:
+    """Record every piece of `plan` in `ledger` as sorted under the plan's run, in one all-or-nothing batch, so
+    that `pmc fleet print` can print it.
+
+    A piece not in the ledger is recorded indexed (its pages and sheets, `source` naming the plan) then sorted (its
+    sequence); one the ledger holds under the run as indexed is sorted; one it holds under the run in any later
+    state is left as it is. Importing a plan twice therefore writes nothing the second time. Refused, with nothing
+    written (PieceError naming the pieces): a piece the ledger holds under another run, and pieces to record while
+    others of the plan are past sorted (the run was begun: `pmc fleet print --resume` finishes it)."""
+    plan.model()  # the plan's own checks: pieces its print jobs name, one job per piece, no piece listed twice
+    attempts = _IMPORT_ATTEMPTS
+    while True:
+        records = await ledger.pieces(p.piece_id for p in plan.pieces)
+        absent: list[PlanPiece] = []
+        indexed: list[PlanPiece] = []
+        held: dict[PieceState, int] = {}
+        elsewhere: list[PieceRecord] = []
+        for p in plan.pieces:
+            rec = records[p.piece_id]
+            if rec is None:
+                absent.append(p)
+            elif rec.job_id != plan.run:
+                elsewhere.append(rec)
+            elif rec.state is PieceState.INDEXED:
+                indexed.append(p)
+            else:
+                held[rec.state] = held.get(rec.state, 0) + 1
+        if elsewhere:
+            raise PieceError(f"{ledger.path}: {len(elsewhere)} pieces of the plan are in the ledger under another run "
+                             f"than the plan's {plan.run}, nothing imported: "
+                             + _some([f"{r.piece_id} ({r.job_id}, {r.state.value})" for r in elsewhere]),
+                             piece_id=elsewhere[0].piece_id)
+        begun = {s: n for s, n in held.items() if s is not PieceState.SORTED}
+        if (absent or indexed) and begun:
+            new = ", ".join(filter(None, [f"{len(absent)} not in the ledger" if absent else "",
+                                          f"{len(indexed)} only indexed" if indexed else ""]))
+            raise PieceError(f"{ledger.path}: run {plan.run} was begun ({_states(begun)}) and pieces of the plan are "
+                             f"not sorted ({new}): nothing imported (a begun run takes no new pieces; pmc fleet "
+                             f"print --resume finishes it)", piece_id=(absent or indexed)[0].piece_id)
+        events = [PieceEvent(PieceEventKind.INDEXED, p.piece_id, job_id=plan.run,
+                             data={"pages": p.pages, "sheets": p.sheets, "plan": source}) for p in absent]
+        events += [PieceEvent(PieceEventKind.SORTED, p.piece_id, data={"sequence": p.sequence, "plan": source})
+                   for p in (*absent, *indexed)]
+        if not events:
+            return PlanImport(plan.run, len(plan.pieces), 0, 0, held, 0)
+        try:
+            await ledger.append_many(events, batch=0)
+        except PieceError:
+            attempts -= 1
+            if not attempts:
+                raise
+            continue  # refused as a whole, nothing of it written: what changed is read again
+        return PlanImport(plan.run, len(plan.pieces), len(absent), len(indexed), held, len(events))
+
+
+def _some(items: list[str], n: int = 5) -> str:
+    return ", ".join(items[:n]) + (f" and {len(items) - n} more" if len(items) > n else "")
+
+
+def _states(counts: dict[PieceState, int]) -> str:
+    return ", ".join(f"{n} {s.value}" for s, n in sorted(counts.items(), key=lambda i: i[0].value))
+
+
 def register(sub: argparse._SubParsersAction) -> None:
     parser = sub.add_parser("fleet", help="the printer fleet")
     cmds = parser.add_subparsers(dest="fleet_command", metavar="ACTION", required=True)
@@ -169,7 +258,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     run = cmds.add_parser(
         "print", help="print a planned run on the plant's printers; --resume finishes an interrupted one",
         description="Print the print jobs of PLAN.json on the printers of PLANT.toml, every piece tracked in the "
-                    "ledger (its pieces must be there as sorted). If the controller stops before the run ends "
+                    "ledger (its pieces must be there as sorted: pmc ledger import PLAN.json --ledger L puts them "
+                    "there). If the controller stops before the run ends "
                     "(killed, crashed, the machine restarted), run the same command again with --resume: it reads "
                     "the ledger and asks each printer for the jobs it was sent. Pieces printed are not sent again; "
                     "a job a printer finished marks its pieces printed; a job still printing is followed; a job a "
@@ -206,7 +296,8 @@ def register(sub: argparse._SubParsersAction) -> None:
         epilog="example:\n"
                "  pmc stream split STATEMENTS.afp --sort postal --jobs 3 --stamp --out jobs/\n"
                "  pmc fleet plan STATEMENTS.afp jobs/ --out plan.json\n"
-               "  pmc fleet print plant.toml plan.json --ledger L.sqlite   # its pieces in the ledger as sorted\n"
+               "  pmc ledger import plan.json --ledger L.sqlite   # its pieces in the ledger as sorted\n"
+               "  pmc fleet print plant.toml plan.json --ledger L.sqlite\n"
                "Exit code 1 (naming the file and piece) when a job file does not fit the stream.")
     plan.add_argument("stream", type=Path, help="the stream the job files were cut from (AFP, PDF, PostScript, PCL)")
     plan.add_argument("jobs", type=Path, nargs="+",
@@ -384,11 +475,16 @@ async def _print(args: argparse.Namespace) -> int:
             if rec is not None and rec.job_id != plan.run:
                 elsewhere.append(f"{pid} ({rec.job_id})")
         if None in states:
-            print(f"{args.ledger}: {states[None]} pieces of the plan are not in the ledger: record them (sorted) first")
+            print(f"{args.ledger}: {states[None]} pieces of the plan are not in the ledger: record them (sorted) first: "
+                  f"pmc ledger import {args.plan} --ledger {args.ledger}")
             return 1
         if elsewhere:
             print(f"{args.ledger}: {len(elsewhere)} pieces of the plan are in the ledger under another job than the "
                   f"plan's run {plan.run}: {', '.join(elsewhere[:5])}")
+            return 1
+        if PieceState.INDEXED in states:
+            print(f"{args.ledger}: {states[PieceState.INDEXED]} pieces of the plan are indexed, not sorted: sort them "
+                  f"first: pmc ledger import {args.plan} --ledger {args.ledger}")
             return 1
         begun = {s: n for s, n in states.items() if s not in (PieceState.SORTED, PieceState.REPRINT_QUEUED)}
         if begun and not args.resume:

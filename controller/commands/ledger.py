@@ -1,4 +1,5 @@
-"""`pmc ledger summary|history PIECE|verify`."""
+"""`pmc ledger summary|history PIECE|verify`, and `pmc ledger import PLAN.json`: a print plan's pieces recorded as
+sorted, as `pmc fleet print` needs them."""
 
 from __future__ import annotations
 
@@ -38,6 +39,26 @@ def register(sub: argparse._SubParsersAction) -> None:
     verify = cmds.add_parser("verify", help="fold the event log and check it against the state table")
     add_ledger_argument(verify)
     verify.set_defaults(func=_verify)
+    imp = cmds.add_parser(
+        "import", help="record a print plan's pieces as sorted, so that pmc fleet print can print them",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        description="Record every piece of PLAN.json (as pmc fleet plan writes it, or written by hand) in the "
+                    "ledger under the plan's run, indexed then sorted, in one all-or-nothing batch: either every "
+                    "piece is recorded or the ledger is left as it was. A new ledger file is made if there is none. "
+                    "Pieces the ledger already holds under the run are left as they are (those only indexed are "
+                    "sorted), so importing a plan again writes nothing and says so. Refused, with nothing written: "
+                    "a plan file that does not read as a plan; a piece the ledger holds under another run; new "
+                    "pieces for a run already begun (pmc fleet print --resume finishes that).",
+        epilog="example:\n"
+               "  pmc fleet plan STATEMENTS.afp jobs/ --out plan.json\n"
+               "  pmc ledger import plan.json --ledger L.sqlite\n"
+               "  pmc fleet print plant.toml plan.json --ledger L.sqlite\n"
+               "Exit code 0 when every piece of the plan is in the ledger under its run (imported now or before), "
+               "1 otherwise.")
+    imp.add_argument("plan", help="the print plan (JSON: run, pieces, print jobs)")
+    add_ledger_argument(imp)
+    imp.add_argument("--json", action="store_true", help="machine-readable output")
+    imp.set_defaults(func=_import)
 
 
 def _existing(path: str) -> str:
@@ -106,4 +127,32 @@ async def _verify(args: argparse.Namespace) -> int:
             print(f"... and {len(problems) - 50} more")
         return 1
     print(f"{args.ledger}: consistent ({events} events fold to the state table)")
+    return 0
+
+
+async def _import(args: argparse.Namespace) -> int:
+    from controller.commands.fleet import import_plan, load_print_plan
+
+    plan = load_print_plan(args.plan)
+    plan.model()  # a plan that does not hold together is refused before the ledger is opened (or made)
+    new = not Path(args.ledger).exists()
+    async with Ledger(args.ledger) as ledger:
+        done = await import_plan(ledger, plan, source=str(args.plan))
+    held = sorted(done.held.items(), key=lambda i: STATE_ORDER.index(i[0]))
+    if args.json:
+        print(json.dumps({"ledger": str(args.ledger), "plan": str(args.plan), "run": done.run, "pieces": done.pieces,
+                          "imported": done.imported, "sorted": done.sorted_now,
+                          "already": {s.value: n for s, n in held}, "events": done.events, "new_ledger": new},
+                         indent=2))
+        return 0
+    already = ", ".join(f"{n} {s.value}" for s, n in held)
+    if not done.events:
+        print(f"{args.ledger}: run {done.run}: the plan's {done.pieces} pieces are already in the ledger ({already}), "
+              f"nothing written")
+        return 0
+    print(f"{args.ledger}: run {done.run}: {done.imported + done.sorted_now} of the plan's {done.pieces} pieces "
+          f"recorded as sorted from {args.plan} ({done.events} events"
+          + (", a new ledger" if new else "") + ")"
+          + (f"; {done.sorted_now} of them were indexed already" if done.sorted_now else "")
+          + (f"; already there: {already}" if already else ""))
     return 0
