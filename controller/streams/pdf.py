@@ -60,19 +60,17 @@ or with `read_page_twins(path)` here.
 
 from __future__ import annotations
 
-import dataclasses
 import datetime
 import functools
 import logging
 import re
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Sequence
 
 from controller.errors import StreamError
 from controller.model import Piece, Plex
-from controller.streams.base import EngineeringPlan, PrintJobPlan, SheetStamp, StreamFormat, StreamIndex, check_plan
+from controller.streams.base import EngineeringPlan, SheetStamp, StreamFormat, StreamIndex, check_plan
 from controller.streams.paged import JobFiles
 from controller.streams.pdf_index import DEFAULT_TITLE_PATTERN, PdfReader, PdfReadOptions, outline_title
 
@@ -126,8 +124,6 @@ class StampLayout:
     imb_top: float = 2.25 * 72 + 4 * 12 + 2  # below a four-line address block
 
 
-_CHUNK_PAGES = 300  # a split into many print jobs goes through chunks of about this many pages
-_CHUNK_JOBS = 100
 
 # USPS-B-3200 bar geometry in points: pitch 1/22 in, width 0.02 in, full bar 0.145 in, tracker 0.048 in
 IMB_GEOMETRY = {"pitch": 72 / 22, "width": 0.02 * 72, "full": 0.145 * 72, "tracker": 0.048 * 72}
@@ -228,57 +224,14 @@ class PdfWriter:
 
         with JobFiles(index.path, Path(out_dir), [job.name for job in plan.jobs], ".pdf") as files:
             try:
-                if len(plan.jobs) > 2 * _CHUNK_JOBS and index.pages > 2 * _CHUNK_PAGES:
-                    self._write_chunked(index, plan, files)
-                else:
-                    with pikepdf.open(index.path) as pdf:
-                        self._write(pdf, index, plan, files.part)
+                with pikepdf.open(index.path) as pdf:
+                    self._write(pdf, index, plan, files.part)
             except _pikepdf_errors() as exc:
                 raise StreamError(f"cannot write print jobs: {exc}", path=index.path) from exc
         return files.finals
 
-    def _write_chunked(self, index: StreamIndex, plan: EngineeringPlan, files: JobFiles) -> None:
-        """Many print jobs from a big stream: first cut it into chunks of consecutive jobs, then split each chunk.
-
-        qpdf's writer pays for every object of the open file on each save (10 ms a save from a 10,000-page
-        file, 0.5 ms from a 300-page one), so 3,000 saves from the whole stream would cost far more
-        than ~30 chunk saves and 3,000 saves from small chunks.
-        """
-        import pikepdf
-
-        pieces = {p.piece_id: p for p in index.pieces}
-        groups: list[list[PrintJobPlan]] = [[]]
-        pages = 0
-        for job in plan.jobs:
-            if pages >= _CHUNK_PAGES or len(groups[-1]) >= _CHUNK_JOBS:
-                groups.append([])
-                pages = 0
-            groups[-1].append(job)
-            pages += sum(pieces[pid].pages for pid in job.piece_ids)
-        with tempfile.TemporaryDirectory(prefix=".pmc-chunks-", dir=files.out_dir) as tmp:
-            chunk_plan = EngineeringPlan(jobs=tuple(
-                PrintJobPlan(f"chunk{k:05d}", tuple(pid for job in g for pid in job.piece_ids))
-                for k, g in enumerate(groups)))
-            chunk_files: list[Path] = []
-
-            def chunk_part(name: str) -> Path:
-                chunk_files.append(Path(tmp) / f"{name}.pdf")
-                return chunk_files[-1]
-
-            with pikepdf.open(index.path) as pdf:
-                self._write(pdf, index, chunk_plan, chunk_part, pad=False)  # pads go in the print jobs
-            for chunk_file, chunk, g in zip(chunk_files, chunk_plan.jobs, groups):
-                moved, first = [], 0
-                for pid in chunk.piece_ids:
-                    moved.append(dataclasses.replace(pieces[pid], first_page=first))
-                    first += pieces[pid].pages
-                sub = dataclasses.replace(index, path=str(chunk_file), pages=first, pieces=tuple(moved), quarantined=(),
-                                          spans={p.piece_id: (p.first_page, p.pages) for p in moved})
-                with pikepdf.open(chunk_file) as pdf:
-                    self._write(pdf, sub, EngineeringPlan(jobs=tuple(g), stamps=plan.stamps), files.part)
-
     def _write(self, pdf: pikepdf.Pdf, index: StreamIndex, plan: EngineeringPlan,
-               part: Callable[[str], Path], *, pad: bool = True) -> None:
+               part: Callable[[str], Path]) -> None:
         import pikepdf
 
         page_objs = [p.obj for p in pdf.pages]
@@ -331,7 +284,7 @@ class PdfWriter:
                     if stamp is not None:
                         self._stamp(pdf, objs[k], stamp, wrap_open, stamp_time)
                 kids.extend(objs)
-                if pad and piece.plex is Plex.DUPLEX and count % 2:
+                if piece.plex is Plex.DUPLEX and count % 2:
                     # the next piece starts on a front side: a blank back for this piece's last sheet
                     kids.append(self._pad(pdf, objs[-1], pages_root, pid, (count + 1) // 2, stamp_time))
                 outline_items.append(pdf.make_indirect(pikepdf.Dictionary(

@@ -187,13 +187,11 @@ def test_sniff_knows_pdf_from_other_streams():
     assert not pdf.READER.sniff((STREAMS / "ps" / "statements.ps").read_bytes()[:64])
 
 
-def test_a_split_into_many_jobs_goes_through_chunks_and_keeps_every_piece(tmp_path, monkeypatch):
-    monkeypatch.setattr(pdf, "_CHUNK_PAGES", 4)
-    monkeypatch.setattr(pdf, "_CHUNK_JOBS", 2)
+def test_a_split_into_one_job_per_piece_keeps_every_piece_and_its_codes(tmp_path):
     index = pdf.READER.index(PDF_DIR / "outline.pdf", job_id="J1")
     plan = shuffled_plan(index, seed=21, jobs=len(index.pieces))
     files = pdf.WRITER.write(index, plan, tmp_path)
-    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(f.name for f in files)  # no chunk left behind
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(f.name for f in files)  # nothing else left behind
     for job, f in zip(plan.jobs, files):
         again = pdf.READER.index(f, job_id="J1")
         assert pieces_view(again) == expected_after(index, job.piece_ids)

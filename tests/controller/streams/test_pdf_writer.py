@@ -21,9 +21,7 @@ def test_a_job_that_cannot_be_renamed_into_place_leaves_no_print_job_behind(tmp_
     assert sorted(p.name for p in tmp_path.iterdir()) == [f"{plan.jobs[1].name}.pdf"]
 
 
-def test_a_split_through_chunks_that_fails_leaves_neither_jobs_nor_chunks(tmp_path, monkeypatch):
-    monkeypatch.setattr(pdf, "_CHUNK_PAGES", 4)
-    monkeypatch.setattr(pdf, "_CHUNK_JOBS", 2)
+def test_a_split_into_one_job_per_piece_that_fails_leaves_no_job(tmp_path):
     index = pdf.READER.index(PDF_DIR / "outline.pdf", job_id="J1")
     plan = shuffled_plan(index, seed=4, jobs=len(index.pieces))
     (tmp_path / f"{plan.jobs[-1].name}.pdf").mkdir()
@@ -125,9 +123,7 @@ def test_a_pad_page_where_no_piece_needs_one_is_an_error_naming_the_piece(tmp_pa
     assert [q.piece_id for q in lenient.quarantined] == [even.piece_id]
 
 
-def test_a_duplex_split_through_chunks_pads_each_print_job_once(tmp_path, monkeypatch):
-    monkeypatch.setattr(pdf, "_CHUNK_PAGES", 4)
-    monkeypatch.setattr(pdf, "_CHUNK_JOBS", 2)
+def test_a_duplex_split_into_one_job_per_piece_pads_each_print_job_once(tmp_path):
     index = pdf.READER.index(_duplex_source(tmp_path), job_id="J1")
     plan = shuffled_plan(index, seed=13, jobs=len(index.pieces))
     files = pdf.WRITER.write(index, plan, tmp_path / "out")
