@@ -54,7 +54,7 @@ from controller.streams.pdf import StampLayout, stamp_content, stamp_twin
 from controller.streams.pdf_index import PdfLayout, outline_title, walk_pages
 from controller.streams.pdf_objects import Name, PdfDict, PdfObjects, PdfString, PdfSyntaxError, Ref, Stream, \
     parse_value
-from controller.streams.pdf_objects import _LENGTHS, _REGULAR, _WS
+from controller.streams.pdf_objects import _LENGTHS, _REGULAR, _WS, _top_level
 
 __all__ = ["write_jobs"]
 
@@ -352,7 +352,7 @@ class _Job:
             p = text.find(b"/Parent")
             if p >= 0 and text.find(b"/Parent", p + 7) < 0 and self.page_drop_keys.search(text) is None:
                 m = _PARENT.match(text, p)
-                if m is not None and _top(text, p):
+                if m is not None and _top_level(text, p):
                     start = text.find(b"<<") + 2
                     if stamp is None:
                         new_keys.append(self.renumber(text[start:p] + text[m.end():], True))
@@ -393,7 +393,7 @@ class _Job:
         if c < 0:
             return 0, 0, []
         m = _CONTENTS.match(text, c)
-        if m is None or text.find(b"/Contents", c + 9) >= 0 or not _top(text, c):
+        if m is None or text.find(b"/Contents", c + 9) >= 0 or not _top_level(text, c):
             return None
         refs = [Ref(int(a), int(b)) for a, b in _REF_PAIR.findall(m.group(1))]
         if m.group(1)[:1] != b"[" and not (refs[0].gen == 0 and refs[0].num in self.source.streams):
@@ -411,7 +411,7 @@ class _Job:
         b = _MEDIA_BOX.search(text)
         if b is None:
             return self._box(inherited.get("MediaBox"))
-        if not _top(text, b.start()) or _MEDIA_BOX.search(text, b.end()) is not None:
+        if not _top_level(text, b.start()) or _MEDIA_BOX.search(text, b.end()) is not None:
             return None
         value = b.group(1)
         if value is None:  # not a plain array
@@ -571,12 +571,6 @@ class _Job:
         trailer += b"/ID[<%s><%s>]>>\nstartxref\n%d\n%%%%EOF\n" % (digest, digest, xref_at)
         self.out.write(b"".join(self.chunks) + b"".join(rows) + trailer)
         self.chunks.clear()
-
-
-def _top(text: bytes, at: int) -> bool:
-    """Whether `at` in a plain dictionary's text (no strings or comments) is at its top level."""
-    return text.count(b"<<", 0, at) - text.count(b">>", 0, at) == 1 and \
-        text.count(b"[", 0, at) == text.count(b"]", 0, at)
 
 
 def _plain(r: Ref) -> bytes:
