@@ -18,7 +18,7 @@ from controller.errors import PmcError
 
 # command -> (module, one-line help); `pmc --help` lists these without importing the modules
 COMMANDS = {
-    "ledger": ("controller.commands.ledger", "read the piece ledger"),
+    "ledger": ("controller.commands.ledger", "the piece ledger: read it, import a print plan's pieces"),
     "config": ("controller.commands.config", "plant configuration files"),
     "demo": ("controller.commands.demo", "run a simulated print room end to end"),
     "stream": ("controller.commands.stream", "print streams: inspect, reorder, split"),

@@ -25,7 +25,7 @@ def add_ledger_argument(parser: argparse.ArgumentParser) -> None:
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    parser = sub.add_parser("ledger", help="read the piece ledger")
+    parser = sub.add_parser("ledger", help="the piece ledger: read it, import a print plan's pieces")
     cmds = parser.add_subparsers(dest="ledger_command", metavar="ACTION", required=True)
     summary = cmds.add_parser("summary", help="pieces per state for every job")
     add_ledger_argument(summary)
