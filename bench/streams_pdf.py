@@ -220,9 +220,10 @@ def main() -> int:
         if shutil.which(tool) is None:
             raise SystemExit(f"{tool} is not installed (Debian: qpdf, ghostscript)")
     # the children load pmc from bytecode, as an installed package does (pip compiles it; an environment that
-    # sets PYTHONDONTWRITEBYTECODE would otherwise compile every module from source in every child, ~20 ms)
+    # sets PYTHONDONTWRITEBYTECODE would otherwise compile every module from source in every child, ~20 ms),
+    # and this bench's fixture generator too, which the step children import
     subprocess.run([sys.executable, "-m", "compileall", "-q", *(str(ROOT / d) for d in ("controller", "drivers",
-                    "mailsort"))], check=True, stdout=subprocess.DEVNULL)
+                    "mailsort", "fixtures/streams"))], check=True, stdout=subprocess.DEVNULL)
     work = a.workdir or Path(tempfile.mkdtemp(prefix="pmc-bench-streams-"))
     work.mkdir(parents=True, exist_ok=True)
     src = work / "run.pdf"
