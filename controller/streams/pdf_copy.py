@@ -32,6 +32,13 @@ inherits and its /DPart (and, stamped, its top-level /Contents reference or arra
 and a /PieceInfo added), and a page holding any key to drop (or strings, comments, or a /Parent or
 /Contents that is not a plain top-level reference or array of them) is parsed and written again instead.
 
+Reading: the pages come from the page tree walk (`pdf_index.walk_pages`), or from the index's kept
+`PdfLayout` when the index was asked for one and the file is unchanged since (then the pages' content
+streams, which the index checked, are copied from where it found their data, without reading their
+dictionaries again). The objects a job needs are read a round at a time in file order
+(`PdfObjects.plain_objects`), the general parser taking what is not in the common shape; a damaged one is a
+StreamError naming the first page, in the job's order, that needs it.
+
 Memory: the output is written out a megabyte at a time; what is held is each page's dictionary text (a
 few hundred bytes a page), the number map of the job being written, and at most `_CACHE` small shared
 objects.
