@@ -61,7 +61,7 @@ from controller.streams.pdf import StampLayout, stamp_content, stamp_twin
 from controller.streams.pdf_index import PdfLayout, outline_title, walk_pages
 from controller.streams.pdf_objects import Name, PdfDict, PdfObjects, PdfString, PdfSyntaxError, Ref, Stream, \
     parse_value
-from controller.streams.pdf_objects import _LENGTHS, _REGULAR, _WS, _top_level
+from controller.streams.pdf_objects import _LENGTHS, _REGULAR, _WS, _Short, _top_level
 
 __all__ = ["write_jobs"]
 
@@ -421,13 +421,16 @@ class _Job:
         if not _top_level(text, b.start()) or _MEDIA_BOX.search(text, b.end()) is not None:
             return None
         value = b.group(1)
-        if value is None:  # not a plain array
-            return self._box(parse_value(text, b.end(), 0)[0])
-        box = self.boxes.get(value)  # most pages of a stream have the same box, written the same way
-        if box is None:
-            box = self._box(parse_value(value, 0, 0)[0])
-            if len(self.boxes) < 64:
-                self.boxes[value] = box
+        try:
+            if value is None:  # not a plain array
+                return self._box(parse_value(text, b.end(), 0)[0])
+            box = self.boxes.get(value)  # most pages of a stream have the same box, written the same way
+            if box is None:
+                box = self._box(parse_value(value, 0, 0)[0])
+                if len(self.boxes) < 64:
+                    self.boxes[value] = box
+        except _Short:
+            return None  # the value runs past the page's text: the page is parsed, which says what is wrong
         return box
 
     def _box(self, value: Any) -> list[float]:

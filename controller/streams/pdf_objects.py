@@ -160,6 +160,11 @@ _SUBSECTION = re.compile(rb"[" + _WS + rb"]*(\d+) (\d+)[ \t]*(?:\r\n|\r|\n)")
 _TRAILER = re.compile(rb"[" + _WS + rb"]*trailer")
 _KEY_FINDERS: dict[tuple[bytes, ...], re.Pattern] = {}
 _SIMPLE_STRING = re.compile(rb"\([^()\\]*\)")
+# the bytes a dictionary's text in the common shape is made of: white space and printable ASCII but for
+# braces (and parentheses and %, checked apart); any other (a control character, a byte over 0x7e: legal
+# only inside names, and then better #-escaped) sends the object to the general parser, which takes a name
+# with such bytes and says what is wrong with anything else
+_PLAIN_BYTES = bytes(b for b in range(256) if b in b"\x00\t\n\x0c\r " or 0x21 <= b <= 0x7e and b not in b"{}")
 _WINDOW = 1 << 18  # bytes read at once by `plain_objects`
 _NEAR = 1 << 16  # objects further apart than this are read separately
 _NAME_ONLY = {Name}
@@ -799,7 +804,7 @@ class PdfObjects:
             else:
                 cut = e
             if cut < 0 or buf[cut - 1] not in after_dict or buf.find(b"(", v, cut) >= 0 or \
-                    buf.find(b"%", v, cut) >= 0:
+                    buf.find(b"%", v, cut) >= 0 or buf[v:cut].translate(None, _PLAIN_BYTES):
                 yield k, b"", 0, 0, 0, -1
                 continue
             yield k, buf, base, v, cut, data_at
