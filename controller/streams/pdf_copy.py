@@ -297,21 +297,21 @@ class _Job:
                 for (_, _, r, owner), data in zip(known, doc.spans([(at, n) for at, n, _, _ in known])):
                     self.current = owner
                     self.emit(new[r.num], self.renumber(streams[r.num][0], True), data)
-            for k, buf, base, v, cut, data_at in doc.plain_objects(reads):
+            for k, text, buf, base, data_at in doc.plain_objects(reads):
                 r = reads[k]
                 self.current = read_owners[k]
                 try:
                     got = None
-                    if buf:
+                    if text:
                         if data_at < 0:
-                            got = (buf[v:cut], None)
+                            got = (text, None)
                         else:
-                            found = _LENGTHS.findall(buf, v, cut)
+                            found = _LENGTHS.findall(text)
                             if len(found) == 1 and not found[0][1]:
                                 length = int(found[0][0])
                                 if doc.stream_end_ok(buf, base, data_at, length):
                                     at = data_at - base
-                                    got = (buf[v:cut], buf[at:at + length] if at + length <= len(buf) else
+                                    got = (text, buf[at:at + length] if at + length <= len(buf) else
                                            doc.read(data_at, length))
                         if got is not None and got[1] is None and len(cache) < _CACHE:
                             cache[r] = (_split_refs(got[0]), None)

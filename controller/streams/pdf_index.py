@@ -531,11 +531,10 @@ def walk_pages(doc: PdfObjects, tree_ref: Any, *, inherit: bool = False,
                 if type(ref) is not Ref:
                     raise PdfSyntaxError("a page tree node's /Kids holds something that is not a reference", top[1])
             texts: list[bytes | None] = [None] * len(chunk)
-            for k, buf, _, v, cut, data_at in doc.plain_objects(chunk):
-                if buf and data_at < 0:
-                    text = buf[v:cut]
-                    if text.lstrip().startswith(b"<<") and b"/Kids" not in text and _is_page(text):
-                        texts[k] = text
+            for k, text, _, _, data_at in doc.plain_objects(chunk):
+                if text and data_at < 0 and text.lstrip().startswith(b"<<") and b"/Kids" not in text and \
+                        _is_page(text):
+                    texts[k] = text
             ahead, i = top[3], top[4] = list(zip(chunk, texts)), 0
         ref, text = ahead[i]
         top[4] = i + 1
@@ -651,9 +650,9 @@ def _check_streams(doc: PdfObjects, refs: list[Ref], on_page: list[int], path: s
     shape goes to `_check_contents`. Empties both lists. `kept`: each stream checked here, by object number:
     (its dictionary's text, where its data starts, its length) (PdfLayout.streams)."""
     checked = [False] * len(refs)
-    for k, buf, base, v, cut, data_at in doc.plain_objects(refs):
+    for k, text, buf, base, data_at in doc.plain_objects(refs):
         if data_at >= 0:
-            found = _LENGTHS.findall(buf, v, cut)
+            found = _LENGTHS.findall(text)
             if len(found) != 1:
                 continue
             num, gen = found[0]
@@ -661,7 +660,7 @@ def _check_streams(doc: PdfObjects, refs: list[Ref], on_page: list[int], path: s
             if doc.stream_end_ok(buf, base, data_at, length):
                 checked[k] = True
                 if kept is not None and refs[k].gen == 0:
-                    kept[refs[k].num] = (buf[v:cut], data_at, length)
+                    kept[refs[k].num] = (text, data_at, length)
     for k, ok in enumerate(checked):
         if not ok:
             _check_contents(doc, refs[k], path, on_page[k])

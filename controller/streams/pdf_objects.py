@@ -161,10 +161,10 @@ _TRAILER = re.compile(rb"[" + _WS + rb"]*trailer")
 _KEY_FINDERS: dict[tuple[bytes, ...], re.Pattern] = {}
 _SIMPLE_STRING = re.compile(rb"\([^()\\]*\)")
 # the bytes a dictionary's text in the common shape is made of: white space and printable ASCII but for
-# braces (and parentheses and %, checked apart); any other (a control character, a byte over 0x7e: legal
+# parentheses (strings), % (comments) and braces; any other (a control character, a byte over 0x7e: legal
 # only inside names, and then better #-escaped) sends the object to the general parser, which takes a name
 # with such bytes and says what is wrong with anything else
-_PLAIN_BYTES = bytes(b for b in range(256) if b in b"\x00\t\n\x0c\r " or 0x21 <= b <= 0x7e and b not in b"{}")
+_PLAIN_BYTES = bytes(b for b in range(256) if b in b"\x00\t\n\x0c\r " or 0x21 <= b <= 0x7e and b not in b"(){}%")
 _WINDOW = 1 << 18  # bytes read at once by `plain_objects`
 _NEAR = 1 << 16  # objects further apart than this are read separately
 _NAME_ONLY = {Name}
@@ -747,15 +747,15 @@ class PdfObjects:
             return None
         return out, data_at
 
-    def plain_objects(self, refs: Sequence[Ref]) -> Iterator[tuple[int, bytes, int, int, int, int]]:
-        """The objects `refs` names in their common shape, read in file order a window at a time: (k, buf, base,
-        v, cut, data_at) for refs[k], buf holding the file from offset `base`, the object's value being
-        buf[v:cut] (a dictionary's text, checked to hold no literal string or comment, so `cut`, where
-        `endobj` or `stream` begins, is no keyword inside a string) and data_at the file offset of its stream
-        data (-1: no stream; its /Length is not checked here, see `stream_end_ok`). buf is b"" when the object
-        is not in that shape, not where the cross-reference puts it, not refs[k] itself, inside an object
-        stream, or free: then `resolve` or `source_of` says what it is. A page tree walk and the copying
-        writer read every page and content stream this way: a third of the time `peek` takes."""
+    def plain_objects(self, refs: Sequence[Ref]) -> Iterator[tuple[int, bytes, bytes, int, int]]:
+        """The objects `refs` names in their common shape, read in file order a window at a time: (k, text, buf,
+        base, data_at) for refs[k]: its value's text (a dictionary's, up to `endobj` or `stream`; checked to
+        hold no literal string, comment or other byte outside `_PLAIN_BYTES`, so that keyword is no word in a
+        string), buf holding the file from offset `base` (the object in it), and data_at the file offset of
+        its stream data (-1: no stream; its /Length is not checked here, see `stream_end_ok`). text is b""
+        when the object is not in that shape, not where the cross-reference puts it, not refs[k] itself,
+        inside an object stream, or free: then `resolve` or `source_of` says what it is. A page tree walk and
+        the copying writer read every page and content stream this way: a third of the time `peek` takes."""
         offsets, gens = self._offsets, self._gens
         n_obj = len(offsets) if offsets is not None else 0
         where: list[tuple[int, int]] = []
@@ -765,7 +765,7 @@ class PdfObjects:
             if at >= 0 and gens.get(num, 0) == r.gen:
                 where.append((at, k))
             else:
-                yield k, b"", 0, 0, 0, -1
+                yield k, b"", b"", 0, -1
         where.sort()
         fd, size = self._fd, self.size
         buf, base, end = b"", 0, 0
@@ -788,7 +788,7 @@ class PdfObjects:
             else:
                 m = _HEADER.match(buf, p)
                 if m is None or int(m.group(1)) != r.num or int(m.group(2)) != r.gen:
-                    yield k, b"", 0, 0, 0, -1
+                    yield k, b"", b"", 0, -1
                     continue
                 v = m.end()
             e = buf.find(b"endobj", v)
@@ -803,11 +803,11 @@ class PdfObjects:
                     cut = -1
             else:
                 cut = e
-            if cut < 0 or buf[cut - 1] not in after_dict or buf.find(b"(", v, cut) >= 0 or \
-                    buf.find(b"%", v, cut) >= 0 or buf[v:cut].translate(None, _PLAIN_BYTES):
-                yield k, b"", 0, 0, 0, -1
+            if cut < 0 or buf[cut - 1] not in after_dict:
+                yield k, b"", b"", 0, -1
                 continue
-            yield k, buf, base, v, cut, data_at
+            text = buf[v:cut]
+            yield (k, b"", b"", 0, -1) if text.translate(None, _PLAIN_BYTES) else (k, text, buf, base, data_at)
 
     def node_parts(self, ref: Ref) -> tuple[PdfDict, list[Ref]] | None:
         """A dictionary object holding an array of references under `/Kids` (a page tree node), in two parts: its
