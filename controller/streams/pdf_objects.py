@@ -887,7 +887,8 @@ class PdfObjects:
                     yield data
                     continue
                 j, last = i, at + length
-                while j + 1 < n and spans[j + 1][0] - last < _NEAR and spans[j + 1][0] + spans[j + 1][1] - at <= _WINDOW:
+                while j + 1 < n and spans[j + 1][0] - last < _NEAR and \
+                        spans[j + 1][0] + spans[j + 1][1] - at <= _WINDOW:
                     j += 1
                     last = max(last, spans[j][0] + spans[j][1])
                 buf = os.pread(fd, last - at, at)
@@ -953,7 +954,8 @@ class PdfObjects:
                 yield from [_new_tuple(Ref, (int(a), int(b))) for a, b in _REF_PAIR.findall(chunk, p, e)]
                 p = e
             elif cut and p == 0:
-                raise PdfSyntaxError("an array of references holds a reference longer than 64 kB", pos)
+                raise PdfSyntaxError("an array of references holds a reference longer than the 16 kB read at once",
+                                     pos)
             if cut:
                 pos += p
                 chunk, p = self.read(pos, window), 0
