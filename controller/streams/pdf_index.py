@@ -574,9 +574,7 @@ def _contents_ref(text: bytes) -> Ref | None:
     """A page's /Contents from its dictionary's text (no strings or comments) when it is one reference written
     once at the top level; else None (the page is parsed)."""
     at = text.find(b"/Contents")
-    if at < 0 or text.find(b"/Contents", at + 9) >= 0:
-        return None
-    if text.count(b"<<", 0, at) - text.count(b">>", 0, at) != 1 or text.count(b"[", 0, at) != text.count(b"]", 0, at):
+    if at < 0 or text.find(b"/Contents", at + 9) >= 0 or not _top_level(text, at):
         return None
     m = _SPACED_REF.match(text, at + 9)
     return _new_tuple(Ref, (int(m.group(1)), int(m.group(2)))) if m is not None else None
