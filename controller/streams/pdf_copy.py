@@ -51,7 +51,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import re
-from typing import Any, BinaryIO, Callable
+from typing import Any, BinaryIO, Callable, NamedTuple
 
 from controller.errors import StreamError
 from controller.model import Piece, Plex
@@ -117,6 +117,17 @@ def write_jobs(index: StreamIndex, plan: EngineeringPlan, files: JobFiles, stamp
         raise StreamError(f"cannot write print jobs: unreadable PDF ({type(exc).__name__}: {exc})", path=path) from exc
 
 
+class _Shape(NamedTuple):
+    """Where the references are in the tokens of the pages of one shape (`_Source.shape_of`)."""
+
+    refs: tuple[int, ...]  # each reference's number token (its generation the next one), /Parent's aside
+    parent: int
+
+
+_DIGITS_AS_ZERO = bytes.maketrans(b"123456789", b"000000000")
+_SHAPES = 256  # page shapes kept
+
+
 class _Source:
     """The source's catalog, pages (each with what it inherits) and the objects no job may copy."""
 
@@ -148,6 +159,7 @@ class _Source:
         self.pages: list[tuple[Ref, PdfDict | bytes, dict[str, Any]]] = []
         self.page_nums: set[int] = set()
         self.cache: dict[Ref, tuple[list, bytes | None]] = {}
+        self.shapes: dict[bytes, _Shape | None] = {}  # see shape_of
         # content streams the index checked (PdfLayout.streams): copied without reading their dictionaries again
         self.streams: dict[int, tuple[bytes, int, int]] = {}
         if isinstance(layout, PdfLayout) and layout.fits(doc.stat):
@@ -158,6 +170,36 @@ class _Source:
             self.streams = layout.streams
         else:
             self._walk(catalog.get("Pages"))
+
+    def shape_of(self, text: bytes) -> _Shape | None:
+        """Where the references are among a plain page text's white-space separated tokens, the same for every
+        page whose text has digits in the same places and everything else alike (most pages of a stream):
+        learnt from the first such page. None when the page is not that simple: a key to drop, a /Parent that
+        is not one top-level reference, a reference whose number is not a token of its own."""
+        key = text.translate(_DIGITS_AS_ZERO)
+        if key in self.shapes:
+            return self.shapes[key]
+        shape = None
+        p = text.find(b"/Parent")
+        m = _PARENT.match(text, p) if p >= 0 and text.find(b"/Parent", p + 7) < 0 else None
+        if m is not None and _top_level(text, p) and _PAGE_DROP_KEYS.search(text) is None and \
+                text.lstrip().startswith(b"<<"):
+            tokens = text.split()
+            refs, parent = [], -1
+            for r in _REF.finditer(text):
+                i = len(text[:r.start()].split())
+                if i + 2 >= len(tokens) or tokens[i] != r.group(1) or tokens[i + 1] != r.group(2) or \
+                        not tokens[i + 2].startswith(b"R"):
+                    break  # the number is glued to what is before it, or the R is not where it is expected
+                if p < r.start() < m.end():
+                    parent = i
+                else:
+                    refs.append(i)
+            else:
+                shape = _Shape(tuple(refs), parent) if parent >= 0 else None
+        if len(self.shapes) < _SHAPES:
+            self.shapes[key] = shape
+        return shape
 
     def copy_of(self, r: Ref) -> tuple[list, bytes | None] | None:
         """An object's text split at its references (`_split_refs`) and its stream data; None for a free or
@@ -208,6 +250,7 @@ class _Job:
         self.current: tuple[int, str] | None = None  # the page being written, or the one needing what is
         self.nulled = 0  # references written as null
         self.seen: dict[bytes, bytes] = {}  # a reference's text in a page's text -> in this file
+        self.seen_nums: dict[bytes, bytes] = {}  # the same, the object number's text alone (`_shaped`)
         self.out = out
         self.chunks: list[bytes] = [b"%PDF-" + source.version + b"\n%\xe2\xe3\xcf\xd3\n"]
         self.pos = len(self.chunks[0])
@@ -356,6 +399,10 @@ class _Job:
             new_keys.append(b"/DPart %d 0 R" % leaf)
         if type(page) is bytes:
             text = page
+            if stamp is None:
+                got = self._shaped(text, new_keys[1:], n_pages)
+                if got is not None:
+                    return got
             p = text.find(b"/Parent")
             if p >= 0 and text.find(b"/Parent", p + 7) < 0 and self.page_drop_keys.search(text) is None:
                 m = _PARENT.match(text, p)
@@ -391,6 +438,35 @@ class _Job:
                 body += [_name(k), b" ", _ser(v, ref)]
         body.append(b">>")
         return b"".join(body)
+
+    def _shaped(self, text: bytes, extra: list[bytes], n_pages: int) -> bytes | None:
+        """An unstamped plain page's text for this file through its shape (`_Source.shape_of`): split at white
+        space, the /Parent reference set to the new tree, the others renumbered, `extra` (inherited keys, the
+        DPart) put after `<<`. None when the shape is not known to allow it, or a reference is written null
+        (the general path does that)."""
+        shape = self.source.shape_of(text)
+        if shape is None:
+            return None
+        tokens = text.split()
+        nums, seen, cut, page_nums = self.seen_nums, self.seen, self.source.cut, self.source.page_nums
+        for i in shape.refs:
+            num, gen = tokens[i], tokens[i + 1]
+            key = num if gen == b"0" else num + b" " + gen
+            got = nums.get(key)
+            if got is None:
+                r = Ref(int(num), int(gen))
+                if r.num not in self.new and (r.num in cut or r.num in page_nums):
+                    return None  # to be written null: the general path does it (and counts it)
+                number = self.ref(r)
+                got = nums[key] = number[:-4]  # b"N 0 R" -> b"N"
+                seen[key] = number
+            tokens[i] = got
+            tokens[i + 1] = b"0"
+        tokens[shape.parent] = b"%d" % n_pages
+        tokens[shape.parent + 1] = b"0"
+        if extra:
+            tokens[0] = b"".join((b"<<", *extra, b" ", tokens[0][2:]))
+        return b" ".join(tokens)
 
     def _plain_contents(self, text: bytes) -> tuple[int, int, list[bytes]] | None:
         """Where a plain page's /Contents entry is and its content streams, renumbered: (start, end, [ref])

@@ -349,3 +349,31 @@ def test_every_objects_copied_bytes_parse_to_what_the_reader_reads(name, tmp_pat
                 else:
                     assert data is None and parsed == value
             assert streams
+
+
+def test_page_references_between_pages_survive_the_page_shapes_only_within_a_job(tmp_path):
+    # pages of one shape are renumbered through a token table (pdf_copy._Source.shape_of); a page that refers
+    # to another page must still get that page's new number, or null when the page is in another job
+    src = tmp_path / "linked.pdf"
+    with pikepdf.open(PDF_DIR / "outline.pdf") as doc:
+        pages = [p.obj for p in doc.pages]
+        for a, b in zip(pages, pages[1:]):
+            a.Foo = b
+        doc.save(src)
+    index = pdf.READER.index(src, job_id="J1", keep_layout=True)
+    plan = EngineeringPlan(jobs=tuple(PrintJobPlan(f"p{k:03d}", (p.piece_id,)) for k, p in enumerate(index.pieces)))
+    files = pdf.WRITER.write(index, plan, tmp_path / "out")
+    linked = 0
+    for piece, f in zip(index.pieces, files):
+        with pikepdf.open(f) as doc:
+            objs = [p.obj for p in doc.pages]
+            assert len(objs) == piece.pages
+            for k, page in enumerate(objs):
+                last_of_file = piece.first_page + k + 1 == index.pages
+                if k + 1 < len(objs):
+                    assert page.get("/Foo").objgen == objs[k + 1].objgen
+                    linked += 1
+                elif not last_of_file:
+                    assert page.get("/Foo") is None  # the next page is in another job: null
+        _assert_qpdf_clean(f)
+    assert linked > 0
