@@ -66,6 +66,15 @@ async def printers(n: int, speed: float = 400):
         yield sims, [PrinterConfig(name=s.name, ipp_url=s.url, snmp_url=s.snmp_url, speed_ipm=150) for s in sims]
 
 
+def write_plant(path: Path, sims: list[SimIppPrinter], *, speed_ipm: int | None = 150, duplex: bool = False) -> Path:
+    """A plant file naming the simulated printers (IPP and SNMP), as an operator writes one."""
+    path.write_text("".join(
+        f'[[printers]]\nname = "{s.name}"\nipp_url = "{s.url}"\nsnmp_url = "{s.snmp_url}"\n'
+        + (f"speed_ipm = {speed_ipm}\n" if speed_ipm is not None else "") + ("duplex = true\n" if duplex else "") + "\n"
+        for s in sims))
+    return path
+
+
 def run_of(pieces_n: int, jobs_n: int) -> tuple[list[Piece], list[PrintJob]]:
     pieces = [Piece(f"q{i:03d}", RUN, i, pages=2 * (1 + i % 2), sheets=1 + i % 2, plex=Plex.DUPLEX)
               for i in range(pieces_n)]
@@ -229,9 +238,7 @@ async def test_pmc_fleet_status_prints_a_line_per_printer_and_fails_when_one_is_
     from controller.cli import build_parser
 
     async with printers(2) as (sims, configs):
-        plant = tmp_path / "plant.toml"
-        plant.write_text("".join(
-            f'[[printers]]\nname = "{c.name}"\nipp_url = "{c.ipp_url}"\nsnmp_url = "{c.snmp_url}"\n\n' for c in configs))
+        plant = write_plant(tmp_path / "plant.toml", sims, speed_ipm=None)
         args = build_parser().parse_args(["fleet", "status", str(plant), "--timeout", "0.5"])
         assert await args.func(args) == 0
         table = capsys.readouterr().out.splitlines()

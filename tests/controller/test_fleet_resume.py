@@ -23,7 +23,7 @@ from controller.model import PieceState
 from drivers.controlcode import ControlCode, encode, job_token, piece_token
 from simulators.printer import Fault, SimIppPrinter
 
-from tests.controller.test_fleet import RUN, open_ledger, run_of
+from tests.controller.test_fleet import RUN, open_ledger, run_of, write_plant
 
 ROOT = Path(__file__).resolve().parents[2]
 FAST = ["--grace", "5", "--poll", "0.02", "--io-timeout", "0.3", "--orphan-timeout", "5"]
@@ -36,9 +36,7 @@ async def print_room(tmp_path: Path, pieces_n: int = 24, jobs_n: int = 4, speed:
     async with contextlib.AsyncExitStack() as stack:
         sims = [await stack.enter_async_context(SimIppPrinter(name=f"lp-{i + 1}", speed=speed, snmp=True))
                 for i in range(2)]
-        plant = tmp_path / "plant.toml"
-        plant.write_text("".join(f'[[printers]]\nname = "{s.name}"\nipp_url = "{s.url}"\nsnmp_url = "{s.snmp_url}"\n'
-                                 f'speed_ipm = 150\n\n' for s in sims))
+        plant = write_plant(tmp_path / "plant.toml", sims)
         plan = tmp_path / "plan.json"
         write_print_plan(plan, RUN, pieces, jobs)
         ledger = await open_ledger(tmp_path / "ledger.sqlite", pieces)

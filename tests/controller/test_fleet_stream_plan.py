@@ -14,13 +14,14 @@ from pathlib import Path
 import pytest
 
 from controller.cli import build_parser
-from controller.commands.fleet import load_print_plan, plan_for_job_files
+from controller.commands.fleet import import_plan, load_print_plan, plan_for_job_files
 from controller.errors import ConfigError
 from controller.ledger import Ledger
-from controller.model import PieceEvent, PieceEventKind, PieceState
+from controller.model import PieceState
 from controller.streams.paged import plan_stamps
 from controller.streams.registry import index_stream
 from simulators.printer import Fault, SimIppPrinter
+from tests.controller.test_fleet import write_plant
 
 ROOT = Path(__file__).resolve().parents[2]
 STREAMS = {
@@ -61,13 +62,10 @@ async def test_job_files_split_from_a_stream_are_printed_as_they_are_and_a_jamme
         sims = [await stack.enter_async_context(SimIppPrinter(name=f"lp-{i + 1}", speed=400, snmp=True))
                 for i in range(2)]
         sims[0].schedule(Fault.MEDIA_JAM, at_impression=3)  # mid its first job; it stays jammed
-        plant = tmp_path / "plant.toml"
-        plant.write_text("".join(f'[[printers]]\nname = "{s.name}"\nipp_url = "{s.url}"\nsnmp_url = "{s.snmp_url}"\n'
-                                 f'speed_ipm = 150\nduplex = true\n\n' for s in sims))
+        plant = write_plant(tmp_path / "plant.toml", sims, duplex=True)
         ledger_path = tmp_path / "ledger.sqlite"
         async with Ledger(ledger_path) as ledger:
-            await ledger.append_many([PieceEvent(PieceEventKind.INDEXED, p.piece_id, job_id=plan.run) for p in pieces])
-            await ledger.append_many([PieceEvent(PieceEventKind.SORTED, p.piece_id) for p in pieces])
+            await import_plan(ledger, plan, source=str(plan_path))
         code = await pmc("fleet", "print", str(plant), str(plan_path), "--ledger", str(ledger_path),
                          "--grace", "0.3", "--poll", "0.02", "--io-timeout", "1")
         out = capsys.readouterr().out
@@ -137,13 +135,10 @@ async def test_a_stream_plans_run_killed_mid_job_and_its_printer_restarted_is_re
         sims = [await stack.enter_async_context(SimIppPrinter(name=f"lp-{i + 1}", speed=10, snmp=True))
                 for i in range(2)]
         lp1 = sims[0]
-        plant = tmp_path / "plant.toml"
-        plant.write_text("".join(f'[[printers]]\nname = "{s.name}"\nipp_url = "{s.url}"\nsnmp_url = "{s.snmp_url}"\n'
-                                 f'speed_ipm = 150\n\n' for s in sims))
+        plant = write_plant(tmp_path / "plant.toml", sims)
         ledger_path = tmp_path / "ledger.sqlite"
         async with Ledger(ledger_path) as ledger:
-            await ledger.append_many([PieceEvent(PieceEventKind.INDEXED, p.piece_id, job_id=plan.run) for p in pieces])
-            await ledger.append_many([PieceEvent(PieceEventKind.SORTED, p.piece_id) for p in pieces])
+            await import_plan(ledger, plan, source=str(plan_path))
         args = [str(plant), str(plan_path), "--ledger", str(ledger_path)]
         proc = await start_pmc(*args, "--grace", "5", "--poll", "0.02", "--io-timeout", "0.3")
         try:

@@ -15,7 +15,7 @@ from controller.commands.fleet import write_print_plan
 from controller.ledger import Ledger
 from controller.model import PieceEvent, PieceEventKind, PieceState
 from simulators.printer import SimIppPrinter
-from tests.controller.test_fleet import RUN, run_of
+from tests.controller.test_fleet import RUN, run_of, write_plant
 
 
 def pmc(*argv: str):  # noqa: ANN201
@@ -54,9 +54,7 @@ async def test_a_plan_imported_into_the_ledger_is_printed_by_fleet_print(tmp_pat
     async with contextlib.AsyncExitStack() as stack:
         sims = [await stack.enter_async_context(SimIppPrinter(name=f"lp-{i + 1}", speed=400, snmp=True))
                 for i in range(2)]
-        plant = tmp_path / "plant.toml"
-        plant.write_text("".join(f'[[printers]]\nname = "{s.name}"\nipp_url = "{s.url}"\nsnmp_url = "{s.snmp_url}"\n'
-                                 f'speed_ipm = 150\n\n' for s in sims))
+        plant = write_plant(tmp_path / "plant.toml", sims)
         printing = ["fleet", "print", str(plant), str(plan), "--ledger", str(ledger),
                     "--grace", "5", "--poll", "0.02", "--io-timeout", "1"]
         assert await pmc(*printing) == 1  # nothing in the ledger yet: refused, naming the fix
