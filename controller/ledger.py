@@ -536,7 +536,7 @@ class Ledger:
     async def piece(self, piece_id: str) -> PieceRecord | None:
         return await self._read(_piece, piece_id)
 
-    async def pieces(self, piece_ids: Iterable[str], *, per_query: int = 500) -> dict[str, PieceRecord | None]:
+    async def pieces(self, piece_ids: Iterable[str], *, per_query: int = _CHUNK) -> dict[str, PieceRecord | None]:
         """Each piece's record as `piece` gives it, None for one the ledger does not hold, in one read for many
         pieces (as `histories`): keyed by every ID given, in the order given (one given twice, once)."""
         return await self._read(_pieces, list(piece_ids), per_query)
@@ -555,7 +555,7 @@ class Ledger:
     async def history(self, piece_id: str) -> list[HistoryEntry]:
         return await self._read(_history, piece_id)
 
-    async def histories(self, piece_ids: Iterable[str], *, per_query: int = 500) -> dict[str, list[HistoryEntry]]:
+    async def histories(self, piece_ids: Iterable[str], *, per_query: int = _CHUNK) -> dict[str, list[HistoryEntry]]:
         """Every event of each piece, as `history` gives it, in one read for many pieces (a resume
         reads tens of thousands: one call each spent its time handing over to the reader thread).
         Pieces the ledger does not hold are absent from the answer."""
