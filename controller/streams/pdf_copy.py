@@ -60,8 +60,8 @@ from controller.streams.paged import JobFiles
 from controller.streams.pdf import StampLayout, stamp_content, stamp_twin
 from controller.streams.pdf_index import PdfLayout, outline_title, walk_pages
 from controller.streams.pdf_objects import Name, PdfDict, PdfObjects, PdfString, PdfSyntaxError, Ref, Stream, \
-    parse_value
-from controller.streams.pdf_objects import _LENGTHS, _REGULAR, _WS, _Short, _top_level
+    parse_text
+from controller.streams.pdf_objects import _LENGTHS, _REGULAR, _WS, _top_level
 
 __all__ = ["write_jobs"]
 
@@ -499,14 +499,14 @@ class _Job:
         value = b.group(1)
         try:
             if value is None:  # not a plain array
-                return self._box(parse_value(text, b.end(), 0)[0])
+                return self._box(parse_text(text, b.end()))
             box = self.boxes.get(value)  # most pages of a stream have the same box, written the same way
             if box is None:
-                box = self._box(parse_value(value, 0, 0)[0])
+                box = self._box(parse_text(value))
                 if len(self.boxes) < 64:
                     self.boxes[value] = box
-        except _Short:
-            return None  # the value runs past the page's text: the page is parsed, which says what is wrong
+        except PdfSyntaxError:
+            return None  # the page is parsed, which says what is wrong and where in the file
         return box
 
     def _box(self, value: Any) -> list[float]:

@@ -35,7 +35,7 @@ import zlib
 from array import array
 from typing import Any, Iterator, NamedTuple, Sequence
 
-__all__ = ["PdfSyntaxError", "PdfObjects", "PdfDict", "Name", "PdfString", "Ref", "Stream", "COMPLEX"]
+__all__ = ["PdfSyntaxError", "PdfObjects", "PdfDict", "Name", "PdfString", "Ref", "Stream", "COMPLEX", "parse_text"]
 
 _BLOCK = 1 << 16
 _BLOCKS = 4  # 256 kB of file bytes at most
@@ -321,6 +321,15 @@ def _fast_value(data: bytes, start: int, end: int) -> Any:
     if stack or len(cur) != 1:
         return None
     return cur[0]
+
+
+def parse_text(text: bytes, pos: int = 0) -> Any:
+    """The value starting at text[pos:], text being all there is of it (a piece of an object's text): one that
+    runs past the end is a PdfSyntaxError, as any other that does not parse (offsets within text)."""
+    try:
+        return parse_value(text, pos, 0)[0]
+    except _Short:
+        raise PdfSyntaxError("a value runs past the end of its text", len(text)) from None
 
 
 def parse_value(data: bytes, pos: int, base: int) -> tuple[Any, int]:
