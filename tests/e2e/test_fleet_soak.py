@@ -80,12 +80,15 @@ async def test_a_run_under_random_faults_prints_every_piece_once_and_accounts_fo
         assert figures.spoiled_impressions == sum(len(s.pages) for s in sim.state.spoiled)
         assert figures.counter_delta == sim.state.life_impressions
     # a cancelled job may still deliver the sheet it had in flight: the report names each such sheet as a
-    # duplicate to pull, and the job's reconciliation shows exactly that many impressions over its plan
+    # duplicate to pull, and the job's reconciliation shows exactly that many impressions over its plan. It
+    # stays a discrepancy beside its alert; only sheets a printer made while it did not answer (a poll that
+    # timed out on a slow machine) are counted into the job as duplicates, all of them, and balance it.
     for r in report.reconciliations:
         late = sum(s.impressions for s in report.spoils
                    if s.printer == r.printer and s.print_job_id == r.print_job_id and "duplicate" in s.why)
         assert r.ipp_completed == r.planned + late
-        assert r.balanced == (late == 0), r
+        assert r.duplicates in (0, late), r
+        assert r.balanced == (late == r.duplicates), r
     unbalanced = {(r.printer, r.print_job_id) for r in report.reconciliations if not r.balanced}
     for alert in report.alerts:
         assert any(alert.startswith(f"{printer} delivered") or f"{job} on {printer}:" in alert
