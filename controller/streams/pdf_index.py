@@ -26,7 +26,7 @@ from array import array
 from dataclasses import dataclass, field
 from itertools import islice
 from pathlib import Path
-from typing import Any, Iterator, Sequence
+from typing import Any, Collection, Iterator, Sequence
 
 from controller.errors import StreamError
 from controller.model import Piece, Plex
@@ -195,7 +195,7 @@ class PdfReader:
         if isinstance(vp, PdfDict) and str(doc.resolve(vp.get("Duplex", "Simplex"))).startswith("DuplexFlip"):
             plex = Plex.DUPLEX
         source = "dpart"
-        bounds = self._from_dparts(doc, root, pages)
+        bounds = self._from_dparts(doc, root, pages, frozenset(pads))
         if not bounds:
             source, bounds = "outline", self._from_outline(doc, root, pages)
         if not bounds:
@@ -261,7 +261,8 @@ class PdfReader:
             raise PdfSyntaxError(f"{what} does not point at a page of this file", at)
         return k
 
-    def _from_dparts(self, doc: PdfObjects, catalog: PdfDict, pages: _Pages) -> list[Boundary]:
+    def _from_dparts(self, doc: PdfObjects, catalog: PdfDict, pages: _Pages,
+                     pads: Collection[int] = ()) -> list[Boundary]:
         resolve = doc.resolve
         root = resolve(catalog.get("DPartRoot"))
         if not isinstance(root, PdfDict):
@@ -299,14 +300,27 @@ class PdfReader:
                     out.append(kid)
             return out
 
-        def first_leaf_start(n: PdfDict, depth: int) -> int:
+        # (first page, last page or None when a leaf has no /End, where) of each record, as `bounds`
+        spans: list[tuple[int, int | None, int | None]] = []
+
+        def leaf_span(n: PdfDict, depth: int) -> tuple[int, int | None]:
+            """The first page of a DPart's leaves and their last (None: a leaf without /End)."""
             enter(n, depth)
             if "Start" in n:
-                return self._page_of(n["Start"], pages, "a DPart's /Start", n.offset)
+                start = self._page_of(n["Start"], pages, "a DPart's /Start", n.offset)
+                if "End" not in n:
+                    return start, None
+                end = self._page_of(n["End"], pages, "a DPart's /End", n.offset)
+                if end < start:
+                    raise PdfSyntaxError(f"a DPart ends (/End, page {end + 1}) before it starts (/Start, page "
+                                         f"{start + 1})", n.offset)
+                return start, end
             kids = kids_of(n)
             if not kids:
                 raise PdfSyntaxError("a DPart has neither /Start nor /DParts", n.offset)
-            return min(walk(kid, depth + 1) for kid in kids)
+            got = [leaf_span(kid, depth + 1) for kid in kids]
+            ends = [e for _, e in got]
+            return min(s for s, _ in got), (None if None in ends else max(ends))  # type: ignore[type-var]
 
         def walk(n: PdfDict, depth: int, inherited: dict | None = None) -> int:
             meta = dict(inherited or {})
@@ -317,11 +331,12 @@ class PdfReader:
             is_record = depth == record_level if record_level is not None else "Start" in n
             if not is_record:
                 if "Start" in n:
-                    return first_leaf_start(n, depth)
+                    return leaf_span(n, depth)[0]
                 enter(n, depth)
                 starts = [walk(kid, depth + 1, meta) for kid in kids_of(n)]
                 return min(starts) if starts else 0
-            start = first_leaf_start(n, depth)
+            start, end = leaf_span(n, depth)
+            spans.append((start, end, n.offset))
             piece = meta.get(opts.dpm_piece_key)
             postal = meta.get(opts.dpm_postal_key)
             address = meta.get(opts.dpm_address_key)
@@ -339,6 +354,22 @@ class PdfReader:
             return start
 
         walk(node, 0)
+        # The records' pages must follow one another, each ending before the next starts, with nothing but our
+        # writers' pad pages between them or after the last. A /Start damaged into another page's number would
+        # else move pages from one piece to another, unseen. (Checked where the leaves say where they end.)
+        order = sorted(range(len(spans)), key=lambda k: spans[k][0])
+        for a, b in zip(order, order[1:] + [None]):
+            end = spans[a][1]
+            if end is None:
+                continue
+            upto = spans[b][0] if b is not None else len(pages)
+            if upto <= end:
+                raise PdfSyntaxError(f"document part {bounds[a].piece_id} ends at page {end + 1}, after the next one "
+                                     f"({bounds[b].piece_id}) starts at page {upto + 1}", spans[a][2])  # type: ignore[index]
+            loose = [k for k in range(end + 1, upto) if k not in pads]
+            if loose:
+                raise PdfSyntaxError(f"pages {loose[0] + 1}..{loose[-1] + 1} are in no document part (after "
+                                     f"{bounds[a].piece_id}, which ends at page {end + 1})", spans[a][2])
         return bounds
 
     def _from_outline(self, doc: PdfObjects, catalog: PdfDict, pages: _Pages) -> list[Boundary]:
@@ -350,10 +381,11 @@ class PdfReader:
         named: dict[bytes, Any] | None = None
         bounds: list[Boundary] = []
         seen: set[int] = set()
+        before: Any = None  # the entry before this one: its /Prev, if it has one, must name it
         while ref is not None:
             got = _quick_item(doc, ref) if type(ref) is Ref else None
             if got is not None:
-                title, dest, nxt = got
+                title, dest, nxt, prev = got
                 at = doc.offset_of(ref)
                 if ref.num in seen:
                     raise PdfSyntaxError("the outline's /Next chain has a loop", at)
@@ -378,7 +410,12 @@ class PdfReader:
                     dest = resolve(named.get(_key(dest)))
                     if isinstance(dest, PdfDict):
                         dest = resolve(dest.get("D"))
-                nxt = item.get("Next")
+                nxt, prev = item.get("Next"), item.get("Prev")
+            if prev is not None and prev != before:
+                raise PdfSyntaxError(f"outline entry {title!r} names {_ref_text(prev)} as the entry before it (/Prev), "
+                                     + ("but the outline's /First names it: an outline link is damaged" if before is None
+                                        else f"but the /Next of {_ref_text(before)} led to it: an outline link is damaged"),
+                                     at)
             if not isinstance(dest, list) or len(dest) == 0:
                 raise PdfSyntaxError(f"outline entry {title!r} has no page destination", at)
             page = self._page_of(dest[0], pages, f"outline entry {title!r}", at)
@@ -393,7 +430,12 @@ class PdfReader:
                 lines = tuple(s.strip() for s in (groups.get("recipient") or "").split("|") if s.strip())
                 bounds.append(Boundary(groups["piece"], page, lines, groups.get("postal"), index={"title": title},
                                        offset=at))
-            ref = nxt
+            before, ref = ref, nxt
+        last = outlines.get("Last")
+        if type(last) is Ref and type(before) is Ref and last != before:
+            # a /Next lost to damage would end the walk early and fold the pieces after it into one: refused
+            raise PdfSyntaxError(f"the outline's entries end at {_ref_text(before)} (it has no /Next), but its /Last "
+                                 f"is {_ref_text(last)}: an entry's /Next is damaged or missing", outlines.offset)
         return bounds
 
     @staticmethod
@@ -607,19 +649,23 @@ def _top_value(text: bytes, key: bytes) -> Any:
     return found
 
 
-_ITEM_KEYS = re.compile(rb"\([^()\\]*\)|/(Title|Dest|A|Next)(?!" + _REGULAR + rb")[" + _WS + rb"]*(?:(\([^()\\]*\))"
+_ITEM_KEYS = re.compile(rb"\([^()\\]*\)|/(Title|Dest|A|Next|Prev)(?!" + _REGULAR + rb")[" + _WS + rb"]*(?:(\([^()\\]*\))"
                         rb"|\[[" + _WS + rb"]*(\d+)[" + _WS + rb"]+(\d+)[" + _WS + rb"]+R(?!" + _REGULAR + rb")"
                         rb"|(\d+)[" + _WS + rb"]+(\d+)[" + _WS + rb"]+R(?!" + _REGULAR + rb"))?")
 
 
-def _quick_item(doc: PdfObjects, ref: Ref) -> tuple[str, list[Ref], Ref | None] | None:
-    """An outline entry's title, destination ([its page]) and /Next, read from its text when it is in the common
-    shape (`PdfObjects.dict_text`, nothing nested, a literal title, a /Dest array to a page, no action);
+def _ref_text(ref: Any) -> str:
+    return f"{ref.num} {ref.gen} R" if type(ref) is Ref else repr(ref)
+
+
+def _quick_item(doc: PdfObjects, ref: Ref) -> tuple[str, list[Ref], Ref | None, Ref | None] | None:
+    """An outline entry's title, destination ([its page]), /Next and /Prev, read from its text when it is in the
+    common shape (`PdfObjects.dict_text`, nothing nested, a literal title, a /Dest array to a page, no action);
     None otherwise (then it is parsed)."""
     text = doc.dict_text(ref)
     if text is None or text.count(b"<<") != 1:
         return None
-    title = dest = nxt = None
+    title = dest = nxt = prev = None
     for key, string, dest_num, dest_gen, next_num, next_gen in _ITEM_KEYS.findall(text):
         if not key:
             continue  # a string that is no /Title
@@ -635,11 +681,15 @@ def _quick_item(doc: PdfObjects, ref: Ref) -> tuple[str, list[Ref], Ref | None] 
             if nxt is not None or not next_num:
                 return None
             nxt = _new_tuple(Ref, (int(next_num), int(next_gen)))
+        elif key == b"Prev":
+            if prev is not None or not next_num:
+                return None
+            prev = _new_tuple(Ref, (int(next_num), int(next_gen)))
         else:
             return None  # an action: parsed
     if dest is None:
         return None
-    return PdfString(title or b"").text(), dest, nxt
+    return PdfString(title or b"").text(), dest, nxt, prev
 
 
 def _check_streams(doc: PdfObjects, refs: list[Ref], on_page: list[int], path: str,
