@@ -59,8 +59,8 @@ from controller.streams.base import EngineeringPlan, PrintJobPlan, SheetStamp, S
 from controller.streams.paged import JobFiles
 from controller.streams.pdf import StampLayout, stamp_content, stamp_twin
 from controller.streams.pdf_index import PdfLayout, outline_title, walk_pages
-from controller.streams.pdf_objects import Name, PdfDict, PdfObjects, PdfString, PdfSyntaxError, Ref, Stream, \
-    parse_text
+from controller.streams.pdf_objects import DIGITS_AS_ZERO, Name, PdfDict, PdfObjects, PdfString, PdfSyntaxError, \
+    Ref, Stream, parse_text
 from controller.streams.pdf_objects import _LENGTHS, _REGULAR, _WS, _top_level
 
 __all__ = ["write_jobs"]
@@ -124,7 +124,6 @@ class _Shape(NamedTuple):
     parent: int
 
 
-_DIGITS_AS_ZERO = bytes.maketrans(b"123456789", b"000000000")
 _SHAPES = 256  # page shapes kept
 
 
@@ -176,7 +175,7 @@ class _Source:
         page whose text has digits in the same places and everything else alike (most pages of a stream):
         learnt from the first such page. None when the page is not that simple: a key to drop, a /Parent that
         is not one top-level reference, a reference whose number is not a token of its own."""
-        key = text.translate(_DIGITS_AS_ZERO)
+        key = text.translate(DIGITS_AS_ZERO)
         if key in self.shapes:
             return self.shapes[key]
         shape = None

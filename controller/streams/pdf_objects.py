@@ -115,6 +115,7 @@ class PdfString(bytes):
 
 
 _WS = rb"\x00\t\n\x0c\r "
+_WS_BYTES = b"\x00\t\n\x0c\r "
 _DELIM = rb"()<>\[\]{}/%"
 _REGULAR = rb"[^" + _WS + _DELIM + rb"]"
 _SKIP = rb"[" + _WS + rb"]*(?:%[^\r\n]*[" + _WS + rb"]*)*"
@@ -165,6 +166,10 @@ _SIMPLE_STRING = re.compile(rb"\([^()\\]*\)")
 # only inside names, and then better #-escaped) sends the object to the general parser, which takes a name
 # with such bytes and says what is wrong with anything else
 _PLAIN_BYTES = bytes(b for b in range(256) if b in b"\x00\t\n\x0c\r " or 0x21 <= b <= 0x7e and b not in b"(){}%")
+# A text whose every digit is read as 0: texts that differ only in their digits tokenize alike (a digit is a
+# regular character, whatever token it is in), so one of them parsing whole vouches for the others
+DIGITS_AS_ZERO = bytes.maketrans(b"123456789", b"000000000")
+_SOUND = 4096  # such shapes remembered by one `plain_objects` reader
 _WINDOW = 1 << 18  # bytes read at once by `plain_objects`
 _NEAR = 1 << 16  # objects further apart than this are read separately
 _NAME_ONLY = {Name}
@@ -332,6 +337,16 @@ def parse_text(text: bytes, pos: int = 0) -> Any:
         raise PdfSyntaxError("a value runs past the end of its text", len(text)) from None
 
 
+def _parses_whole(text: bytes) -> bool:
+    """Whether `text` (an object's value, up to its `endobj` or `stream`) is one value and white space: a text
+    damaged into other printable characters (a `>>` too many, a stray keyword, a key without its value)."""
+    try:
+        _, end = parse_value(text, 0, 0)
+    except (_Short, PdfSyntaxError, ValueError, RecursionError):
+        return False
+    return not text[end:].translate(None, _WS_BYTES)
+
+
 def parse_value(data: bytes, pos: int, base: int) -> tuple[Any, int]:
     """One value starting at data[pos:]; returns it and the position after it. `base`: data's file offset."""
     stack: list[Any] = []  # open containers: lists, and for dictionaries [PdfDict, pending key]
@@ -416,6 +431,7 @@ class PdfObjects:
             self._blocks: dict[int, bytes] = {}
             self._objstms: dict[int, tuple[bytes, list[int], int, int]] = {}
             self._resolving: set[int] = set()
+            self._sound: set[bytes] = set()  # texts (digits read as 0) seen to parse whole: `plain_objects`
             if xref is not None and xref.stat == self.stat:
                 self._offsets, self._gens, self.trailer = xref.offsets, xref.gens, xref.trailer
             else:
@@ -780,6 +796,7 @@ class PdfObjects:
         buf, base, end = b"", 0, 0
         n = len(where)
         after_dict = _AFTER_DICT
+        sound = self._sound
         for i in range(n):
             at, k = where[i]
             if at < base or (at + 4096 > end and end < size):
@@ -816,7 +833,13 @@ class PdfObjects:
                 yield k, b"", b"", 0, -1
                 continue
             text = buf[v:cut]
-            yield (k, b"", b"", 0, -1) if text.translate(None, _PLAIN_BYTES) else (k, text, buf, base, data_at)
+            if text.translate(None, _PLAIN_BYTES):
+                yield k, b"", b"", 0, -1
+                continue
+            if text.translate(DIGITS_AS_ZERO) not in sound and not self._sound_text(text):
+                yield k, b"", b"", 0, -1  # the general parser says what is wrong, and where
+                continue
+            yield k, text, buf, base, data_at
 
     def node_parts(self, ref: Ref) -> tuple[PdfDict, list[Ref]] | None:
         """A dictionary object holding an array of references under `/Kids` (a page tree node), in two parts: its
@@ -1017,6 +1040,18 @@ class PdfObjects:
             return offsets[stm] if stm < len(offsets) and offsets[stm] >= 0 else 0
         return 0
 
+    def _sound_text(self, text: bytes) -> bool:
+        """Whether an object's value text parses whole (`_parses_whole`), asked once per shape (digits read
+        as 0) of text: a text read without the parser must still be one sound value to be copied."""
+        shape = text.translate(DIGITS_AS_ZERO)
+        if shape in self._sound:
+            return True
+        if not _parses_whole(text):
+            return False
+        if len(self._sound) < _SOUND:
+            self._sound.add(shape)
+        return True
+
     def source_of(self, ref: Ref) -> tuple[bytes, bytes | None] | None:
         """An object's value as its bytes in the file (or in its object stream) and, for a stream, its data
         as stored (checked as `resolve` checks it): what copying the object verbatim takes. None for a
@@ -1037,7 +1072,8 @@ class PdfObjects:
                     data = self.read(where, 4096)
                     e, s = _ends(data, start)
                 cut = s if s >= 0 else e
-                if cut >= 0 and data.find(b"(", start, cut) < 0 and data.find(b"%", start, cut) < 0:
+                if cut >= 0 and data.find(b"(", start, cut) < 0 and data.find(b"%", start, cut) < 0 and \
+                        self._sound_text(data[start:cut]):
                     if s < 0:
                         return data[start:e], None
                     k = _OBJ_END.match(data, s)
