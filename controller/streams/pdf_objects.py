@@ -899,10 +899,12 @@ class PdfObjects:
         if opens and opens != t.count(b")"):
             return None
         if opens == 1:  # one string (an outline entry's title): it closes after it opens
-            return t if t.find(b"(") < t.find(b")") else None
-        if opens and len(_SIMPLE_STRING.findall(t)) != opens:
+            if t.find(b"(") > t.find(b")"):
+                return None
+        elif opens and len(_SIMPLE_STRING.findall(t)) != opens:
             return None
-        return t
+        # sound as a whole (once per shape: the strings' insides, simple as they are, change no token)
+        return t if self._sound_text(_SIMPLE_STRING.sub(b"()", t) if opens else t) else None
 
     def spans(self, spans: Sequence[tuple[int, int]]) -> Iterator[bytes]:
         """The bytes at each (offset, length) of `spans`, given in increasing offset order, read a window at a

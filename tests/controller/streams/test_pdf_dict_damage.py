@@ -85,3 +85,19 @@ def test_a_damaged_font_the_index_never_reads_is_refused_by_the_writer(tmp_path)
         pdf.WRITER.write(index, plan, tmp_path / "out")
     assert caught.value.path == str(path)
     assert "font" in str(caught.value).lower() or caught.value.offset is not None or caught.value.page is not None
+
+
+@pytest.mark.parametrize("old,new", [(b"/Parent", b">>arent"), (b"/Dest [", b"/Dest /"), (b"/Prev ", b"/Prev>")],
+                         ids=["a >> too many", "an array lost its bracket", "a key glued to a >"])
+def test_an_outline_entry_damaged_into_printable_characters_is_refused_with_its_offset(tmp_path, old, new):
+    data = SOURCE.read_bytes()
+    titles = [m.start() for m in re.finditer(rb"/Title \(", data)]
+    at = data.rindex(b" obj", 0, titles[len(titles) // 2])
+    entry = data.rindex(b"\n", 0, at), data.index(b"endobj", at)
+    j = data.index(old, entry[0])
+    assert j < entry[1]
+    path = tmp_path / "damaged.pdf"
+    path.write_bytes(data[:j] + new + data[j + len(old):])
+    with pytest.raises(StreamError) as caught:
+        pdf.READER.index(path, job_id="J1")
+    assert caught.value.offset is not None and entry[0] <= caught.value.offset <= entry[1] + 6, caught.value
