@@ -66,7 +66,9 @@ async def test_rendered_pages_show_the_same_codes_as_their_twins(stream: str, mi
     plan = plan_in_order(index, [p.piece_id for p in index.pieces])
     [written] = write_stream(index, type(plan)(jobs=plan.jobs, stamps=stamps), tmp_path)
     readers = {**DEFAULT_READERS, mime: read_rendered}
-    async with SimIppPrinter(speed=50000, readers=readers) as sim, IppPrinter(sim.url) as client:
+    # the printer renders the document before it answers Print-Job: Ghostscript and zxing on a busy machine take
+    # longer than the client's default 10 s
+    async with SimIppPrinter(speed=50000, readers=readers) as sim, IppPrinter(sim.url, timeout=60) as client:
         job = await client.print_job(written.read_bytes(), document_format=mime)
         await client.wait_for_job(job.job_id, poll=0.01, timeout=60)
     drawn = [s.control_code for s in sim.state.output if s.control_code]
