@@ -64,8 +64,14 @@ SF = {
 NAMES = {v: k for k, v in SF.items()}
 _BDT, _EDT, _BNG, _ENG, _BPG, _EPG = (SF[k] for k in ("BDT", "EDT", "BNG", "ENG", "BPG", "EPG"))
 _BRG, _ERG, _BMM, _EMM, _MMC, _IMM, _TLE = (SF[k] for k in ("BRG", "ERG", "BMM", "EMM", "MMC", "IMM", "TLE"))
-_INTERESTING = np.array(sorted({_BDT, _EDT, _BNG, _ENG, _BPG, _EPG, _BRG, _ERG, _BMM, _EMM, _MMC, _IMM, _TLE}),
+_BFM = SF["BFM"]
+_INTERESTING = np.array(sorted({_BDT, _EDT, _BNG, _ENG, _BPG, _EPG, _BRG, _ERG, _BMM, _EMM, _MMC, _IMM, _TLE, _BFM}),
                         dtype=np.int64)
+# fields whose data is an 8-byte name and then triplets: one longer than its name is checked (rare; FOP's
+# are 16 bytes), so that a length damaged into swallowing the fields after it is not taken as triplets
+_NAMED = np.array(sorted({_BDT, _EDT, _BNG, _ENG, _BPG, _EPG, _BMM, _EMM, _IMM}), dtype=np.int64)
+_NAMED_KIND = np.zeros(1 << 16, dtype=bool)  # by type and category byte, as _INTERESTING_KIND
+_NAMED_KIND[_NAMED & 0xFFFF] = True
 _INTERESTING_KIND = np.zeros(1 << 16, dtype=bool)  # by type and category byte (the class byte is always D3)
 _INTERESTING_KIND[_INTERESTING & 0xFFFF] = True
 
@@ -323,6 +329,51 @@ def _parse_tle(buf, f: Field, encoding: str) -> tuple[str, str]:
     return name.decode(codec, "replace").strip(), value.decode(codec, "replace").rstrip()
 
 
+def _raw_name(buf, f: Field) -> bytes:
+    """A begin or end field's 8-byte name as written, or b"" when it carries none."""
+    return bytes(buf[f.data_start:f.data_start + 8]) if f.data_end - f.data_start >= 8 else b""
+
+
+def _names_match(begin: bytes, end: bytes) -> bool:
+    """Whether an end field's name closes the begin field's: an end naming none, or X'FFFF' (any), does."""
+    return len(begin) < 8 or len(end) < 8 or end[:2] == b"\xff\xff" or begin == end
+
+
+def _names_disagree(arr: np.ndarray, begins: np.ndarray, ends: np.ndarray, size: int) -> np.ndarray:
+    """For pairs of begin and end fields (offsets), which end names another name than its begin
+    (as _names_match; fields with an extension or padding are left to the field walk: False)."""
+    if begins.size == 0:
+        return np.zeros(0, dtype=bool)
+    words = np.ndarray((size - 7,), dtype="<u8", buffer=arr, strides=(1,))
+    out = words[np.minimum(begins + 9, size - 8)] != words[np.minimum(ends + 9, size - 8)]
+    del words
+    if not out.any():  # the usual case: the 8 bytes after each pair's headers agree
+        return out
+    k = np.flatnonzero(out)  # a closer look at the few that differ: unnamed, wildcard, behind an extension
+    b, e = begins[k], ends[k]
+    lb = (arr[b + 1].astype(np.int64) << 8) | arr[b + 2]
+    le = (arr[e + 1].astype(np.int64) << 8) | arr[e + 2]
+    plain = ((arr[b + 6] & 0x88) == 0) & ((arr[e + 6] & 0x88) == 0) & (lb >= 16) & (le >= 16)
+    wild = (arr[np.minimum(e + 9, size - 1)] == 0xFF) & (arr[np.minimum(e + 10, size - 1)] == 0xFF)
+    out[k] = plain & ~wild
+    return out
+
+
+_NAMED_SET = frozenset(_NAMED.tolist())
+
+
+def _triplets_fit(buf, f: Field) -> bool:
+    """Whether the data after a named field's 8-byte name (and a BDT's 2 reserved bytes) is a chain of
+    triplets that ends with it."""
+    i, end = f.data_start + (10 if f.code == _BDT else 8), f.data_end
+    while i < end:
+        tl = buf[i]
+        if tl < 2:
+            return False
+        i += tl
+    return i == end or f.data_end - f.data_start < 8
+
+
 def _mmc_plex(buf, f: Field) -> Plex | None:
     data = bytes(buf[f.data_start:f.data_end])
     for i in range(2, len(data) - 1, 2):
@@ -411,13 +462,56 @@ class _Walker:
         self.layout = _Layout(size, [], 0, 0, 0, 0, self.maps, [])
         self.in_doc: int | None = None
         self.groups: list[int] = []  # open BNG offsets
+        self.group_names: list[bytes] = []  # their names as written, for the ENG's to match
+        self.doc_name = b""
         self.page: int | None = None
+        self.page_name = b""
         self.rg_depth = 0
         self.mm: str | None = None  # open BMM's name
+        self.mm_open: int | None = None  # its offset
+        self.mm_raw = b""
+        self.defined: set[str] = set()  # medium maps the file defines (upper case)
+        self.form_map = False  # the file carries a form map (which holds one or more medium maps)
         self.imm: str | None = None  # medium map in force
         self.side = 0  # 1: the back of the current duplex sheet is free
         self.cur: _Group | None = None
         self.ordinal = 0
+
+    def _known_map(self, name: str | None) -> bool:
+        """Whether an IMM's medium map is one the walk can take: any, when the file defines none (an
+        external form definition's, `medium_maps` or the default); else one the file or `medium_maps`
+        defines. A damaged IMM or medium map name would otherwise silently give the default's plex."""
+        if name is None or not (self.defined or self.form_map):
+            return True
+        key = name.upper()
+        return key in self.defined or key in self.overrides
+
+    def _invoke(self, name: str | None, offset: int) -> None:
+        if not self._known_map(name):
+            raise _Damage(offset, f"medium map {name!r} invoked, which the file's form map does not define (it "
+                                  f"defines {', '.join(sorted(self.defined)) or 'none'})")
+
+    def _medium_map(self, f: Field) -> None:
+        """BMM, EMM, MMC: a medium map's definition (BMM ... EMM, names matching), its plex from its MMC."""
+        code = f.code
+        if code == _BMM:
+            if self.mm_open is not None:
+                raise _Damage(f.offset, f"medium map begins inside the medium map that began at byte {self.mm_open}")
+            self.mm = _name8(self.buf, f, self.encoding).upper()
+            self.mm_open, self.mm_raw = f.offset, _raw_name(self.buf, f)
+            if self.mm:
+                self.defined.add(self.mm)
+        elif code == _EMM:
+            if self.mm_open is None:
+                raise _Damage(f.offset, "end of medium map (EMM) without a begin (BMM)")
+            if not _names_match(self.mm_raw, _raw_name(self.buf, f)):
+                raise _Damage(f.offset, f"end of medium map (EMM) names another map than the one that began at "
+                                        f"byte {self.mm_open}")
+            self.mm, self.mm_open = None, None
+        elif self.mm and self.mm not in self.maps:
+            plex = _mmc_plex(self.buf, f)
+            if plex is not None:
+                self.maps[self.mm] = plex
 
     def plex(self) -> Plex:
         if self.imm is None:
@@ -436,7 +530,11 @@ class _Walker:
                 offs = real[_INTERESTING_KIND[kind] & (arr[real + 3] == 0xD3)]
                 cds = (np.int64(0xD3) << 16) | (arr[offs + 4].astype(np.int64) << 8) | arr[offs + 5]
                 start = 0
-                if self.rg_depth or (cds == _BRG).any():  # resource groups field by field, the rest in bulk
+                named = offs[_NAMED_KIND[cds & 0xFFFF]]
+                long = named[((arr[named + 1].astype(np.int64) << 8) | arr[named + 2]) > 16].tolist()
+                if long and not all(self._fits(off) for off in long):
+                    start = cds.size  # field by field: handle() names the field, after those before it
+                elif self.rg_depth or (cds == _BRG).any():  # resource groups field by field, the rest in bulk
                     ends = np.flatnonzero(cds == _ERG)
                     start = int(ends[-1]) + 1 if ends.size else cds.size
                 for off, code in zip(offs[:start].tolist(), cds[:start].tolist()):
@@ -457,6 +555,13 @@ class _Walker:
         finally:
             chain.close()
         return None
+
+    def _fits(self, off: int) -> bool:
+        """Whether the named field at off (longer than its name) holds triplets after its name."""
+        try:
+            return _triplets_fit(self.buf, _field_at(self.buf, off, self.size))
+        except _Damage:
+            return False
 
     def _bulk(self, arr: np.ndarray, offs: np.ndarray, cds: np.ndarray) -> None:
         """One window outside resource groups. Whole page groups of the usual shape are taken a
@@ -480,7 +585,8 @@ class _Walker:
             self._events(arr, offs, cds, max(a, b), n)
 
     def _groups_at_once(self, arr: np.ndarray, offs: np.ndarray, cds: np.ndarray, a: int, b: int) -> bool:
-        if self.in_doc is None or self.cur is not None or self.groups or self.page is not None:
+        if self.in_doc is None or self.cur is not None or self.groups or self.page is not None \
+                or self.mm_open is not None:
             return False
         c = cds[a:b]
         o = offs[a:b]
@@ -508,6 +614,16 @@ class _Walker:
             return False
         if (arr[o[is_bng] + 6] != 0).any() or (arr[o[is_imm] + 6] != 0).any():
             return False  # names behind an extension: let the field walk read them
+        if _names_disagree(arr, o[bng], o[eng], self.size).any() \
+                or _names_disagree(arr, o[is_bpg], o[is_epg], self.size).any():
+            return False  # an end that closes another group or page: the field walk names it
+        if (self.defined or self.form_map) and is_imm.any():
+            imm_at = o[is_imm]
+            for i in np.unique(arr[(imm_at + 9)[:, None] + np.arange(8)].view(np.uint64).ravel(),
+                               return_index=True)[1].tolist():
+                raw = bytes(self.buf[int(imm_at[i]) + 9:int(imm_at[i]) + 17])
+                if not self._known_map(raw.decode(self.encoding, "replace").strip() or None):
+                    return False  # the field walk names the IMM
         if self.sink is not None:
             got = self._tle_ids(arr, o[is_tle])
             if got is None:
@@ -650,7 +766,7 @@ class _Walker:
                 for i in range(prev, e):
                     self.handle(_field_at(self.buf, offs_l[i], self.size, cds_l[i]))
             elif e > prev:
-                self._pages(offs_l, cds, prev, e)
+                self._pages(arr, offs_l, cds, prev, e)
             if e == len(offs_l):
                 break
             off = offs_l[e]
@@ -664,12 +780,19 @@ class _Walker:
             self.handle(_field_at(self.buf, off, self.size, code))
             prev = e + 1
 
-    def _pages(self, offs: list[int], cds: np.ndarray, a: int, b: int) -> None:
+    def _pages(self, arr: np.ndarray, offs: list[int], cds: np.ndarray, a: int, b: int) -> None:
         run = cds[a:b]
         first = _EPG if self.page is not None else _BPG
         other = _BPG if first == _EPG else _EPG
         if not ((run[0::2] == first).all() and (run[1::2] == other).all()):
             for i in range(a, b):  # let the field-by-field walk name the fault
+                self.handle(_field_at(self.buf, offs[i], self.size, int(cds[i])))
+            return
+        o_run = np.asarray(offs[a:b], dtype=np.int64)
+        begins = o_run[0::2] if first == _BPG else np.concatenate(([self.page], o_run[1::2]))
+        ends = o_run[1::2] if first == _BPG else o_run[0::2]
+        if _names_disagree(arr, begins[:ends.size], ends, self.size).any():
+            for i in range(a, b):  # let the field-by-field walk name the page
                 self.handle(_field_at(self.buf, offs[i], self.size, int(cds[i])))
             return
         k = (b - a + (1 if first == _BPG else 0)) // 2  # pages begun in this run
@@ -680,6 +803,8 @@ class _Walker:
             self._count_pages(k, offs[fst])
         last = int(run[-1])
         self.page = offs[b - 1] if last == _BPG else None
+        if self.page is not None:
+            self.page_name = _raw_name(self.buf, _field_at(self.buf, self.page, self.size, _BPG))
 
     def _count_pages(self, k: int, first_off: int) -> None:
         plex = self.plex()
@@ -809,37 +934,33 @@ class _Walker:
 
     def handle(self, f: Field) -> None:  # noqa: C901 - one switch over the field kinds
         code = f.code
+        if f.end - f.offset > 17 and code in _NAMED_SET and not _triplets_fit(self.buf, f):
+            raise _Damage(f.offset, f"{sf_name(code)} of length {f.end - f.offset - 1}: what follows its name is "
+                                    "not triplets (a damaged length swallowing the fields after it?)")
         if self.rg_depth:
             if code == _BRG:
                 self.rg_depth += 1
             elif code == _ERG:
                 self.rg_depth -= 1
-            elif code == _BMM:
-                self.mm = _name8(self.buf, f, self.encoding).upper()
-            elif code == _EMM:
-                self.mm = None
-            elif code == _MMC and self.mm and self.mm not in self.maps:
-                plex = _mmc_plex(self.buf, f)
-                if plex is not None:
-                    self.maps[self.mm] = plex
+                if not self.rg_depth and self.mm_open is not None:
+                    raise _Damage(f.offset, f"resource group ends inside the medium map that began at byte "
+                                            f"{self.mm_open}")
+            elif code in (_BMM, _EMM, _MMC):
+                self._medium_map(f)
+            elif code == _BFM:
+                self.form_map = True
             return
         if code == _BRG:
             if self.page is not None:
                 raise _Damage(f.offset, "resource group inside a page")
             self.rg_depth = 1
-        elif code == _BMM:
-            self.mm = _name8(self.buf, f, self.encoding).upper()
-        elif code == _EMM:
-            self.mm = None
-        elif code == _MMC:
-            if self.mm and self.mm not in self.maps:
-                plex = _mmc_plex(self.buf, f)
-                if plex is not None:
-                    self.maps[self.mm] = plex
+        elif code in (_BMM, _EMM, _MMC):
+            self._medium_map(f)
         elif code == _BDT:
             if self.in_doc is not None:
                 raise _Damage(f.offset, f"document begins inside the document that began at byte {self.in_doc}")
             self.in_doc = f.offset
+            self.doc_name = _raw_name(self.buf, f)
             self.layout.documents += 1
             self.side = 0
         elif code == _EDT:
@@ -849,6 +970,11 @@ class _Walker:
                 raise _Damage(f.offset, f"document ends inside the page that began at byte {self.page}")
             if self.groups:
                 raise _Damage(f.offset, f"document ends inside the page group that began at byte {self.groups[-1]}")
+            if self.mm_open is not None:
+                raise _Damage(f.offset, f"document ends inside the medium map that began at byte {self.mm_open}")
+            if not _names_match(self.doc_name, _raw_name(self.buf, f)):
+                raise _Damage(f.offset, f"end of document (EDT) names another document than the one that began "
+                                        f"at byte {self.in_doc}")
             self.in_doc = None
         elif code == _BNG:
             if self.in_doc is None:
@@ -863,11 +989,15 @@ class _Walker:
             elif self.cur is not None and self.cur.content_at is None:
                 self.cur.content_at = f.offset
             self.groups.append(f.offset)
+            self.group_names.append(_raw_name(self.buf, f))
         elif code == _ENG:
             if not self.groups:
                 raise _Damage(f.offset, "end of page group (ENG) without a begin (BNG)")
             if self.page is not None:
                 raise _Damage(f.offset, f"page group ends inside the page that began at byte {self.page}")
+            if not _names_match(self.group_names.pop(), _raw_name(self.buf, f)):
+                raise _Damage(f.offset, f"end of page group (ENG) names another group than the one that began at "
+                                        f"byte {self.groups[-1]}")
             self.groups.pop()
             if not self.groups and self.cur is not None:
                 g, self.cur = self.cur, None
@@ -884,6 +1014,7 @@ class _Walker:
             if self.page is not None:
                 raise _Damage(f.offset, f"page begins inside the page that began at byte {self.page}")
             self.page = f.offset
+            self.page_name = _raw_name(self.buf, f)
             plex = self.plex()
             new_sheet = plex is Plex.SIMPLEX or self.side == 0
             self.side = 1 if plex is Plex.DUPLEX and new_sheet else 0
@@ -906,11 +1037,15 @@ class _Walker:
         elif code == _EPG:
             if self.page is None:
                 raise _Damage(f.offset, "end of page (EPG) without a begin (BPG)")
+            if not _names_match(self.page_name, _raw_name(self.buf, f)):
+                raise _Damage(f.offset, f"end of page (EPG) names another page than the one that began at "
+                                        f"byte {self.page}")
             self.page = None
         elif code == _IMM:
             if self.page is not None:
                 raise _Damage(f.offset, "medium map invoked inside a page")
             self.imm = _name8(self.buf, f, self.encoding) or None
+            self._invoke(self.imm, f.offset)
             self.side = 0  # an IMM always starts a new sheet
             g = self.cur
             if g is not None:
@@ -940,6 +1075,8 @@ class _Walker:
             raise _Damage(self.in_doc, "the file ends inside this document (no EDT)")
         if self.rg_depth:
             raise _Damage(self.size, "the file ends inside a resource group (no ERG)")
+        if self.mm_open is not None:
+            raise _Damage(self.mm_open, "the file ends inside this medium map (no EMM)")
 
 
 def _walk(path: Path, *, medium_maps: Mapping[str, Plex], default_plex: Plex, mapping: TleMapping,
@@ -1112,12 +1249,31 @@ class _IndexSink:
         self.name_of: list[str] = []  # the walker's TLE name numbering
         self.buf = None  # the walker's file map, for the rare group whose name is needed
         self.insert_sets: dict[str, frozenset[int]] = {}
+        # where the pieces' IDs come from: True a TLE, False the group name (None: no piece yet). A file
+        # names its pieces one way; a piece named the other way lost its ID TLE to damage (its field
+        # identifier, its triplet or its attribute name), and would be imported under its group name
+        self.id_from_tle: bool | None = None
+
+    def _id_source(self, from_tle: bool, start: int, piece_id: str) -> StreamError | None:
+        if self.id_from_tle is None:
+            self.id_from_tle = from_tle
+        if from_tle == self.id_from_tle:
+            return None
+        mapping = self.roles.mapping
+        tle = f"a TLE {'/'.join(mapping.piece_id)}"
+        return StreamError(f"the piece takes its ID from {tle if from_tle else 'its page group name'}, the pieces "
+                           f"before it from {'their page group names' if from_tle else tle}: a damaged TLE?",
+                           path=self.path, offset=start, piece_id=piece_id)
 
     def group(self, g: _Group) -> None:
         try:
             piece = _piece_fields(g, self.roles, self.job_id, self.path)
         except StreamError as exc:
             return self._quarantine(exc)
+        from_tle = any(self.roles(name) == _PID and value.strip() for name, value in g.tles)
+        wrong = self._id_source(from_tle, g.start, piece.piece_id)
+        if wrong is not None:
+            return self._quarantine(wrong)
         self._add(piece, g.start, g.end, g.problem)
 
     def fast(self, ordinal: int, start: int, end: int, raw_name: bytes | None, ids: tuple[int, ...],
@@ -1157,6 +1313,10 @@ class _IndexSink:
         piece = Piece(piece_id, self.job_id, ordinal, pages, sheets, plex, first_page,
                       tuple([all_values[base + i] for i in rcpt]), postal or None, inserts, None,
                       {k: all_values[base + i] for k, i in others})
+        if self.id_from_tle is not True:
+            wrong = self._id_source(True, start, piece_id)
+            if wrong is not None:
+                return self._quarantine(wrong)
         spans = self.spans
         if problem is None and piece_id not in spans:  # the usual case, without a call
             self.pieces.append(piece)
@@ -1174,6 +1334,8 @@ class _IndexSink:
         postal code, an insert list that is not numbers, a piece ID met twice), so that `fast`
         takes them one by one and names the fault."""
         count = len(starts)
+        if self.id_from_tle is False:
+            return False  # `fast` names the first piece named by a TLE
         built: list[Piece] = []
         pids_all: list[str] = []
         take = all_values.__getitem__
@@ -1231,6 +1393,7 @@ class _IndexSink:
             pids_all = list(map(pids_all.__getitem__, order))
         self.pieces += built
         self.spans.update(zip(pids_all, zip(starts, ends)))
+        self.id_from_tle = True
         return True
 
     def _plan(self, names: tuple[str, ...]) -> tuple:

@@ -105,6 +105,20 @@ class _Scan:
 
 
 _VALUE = re.compile(rb"[+-]?[0-9]*(?:\.[0-9]*)?")
+_PJL_SPACE = b" \t\r\n"
+# our PJL comments: a marker or address line damaged into another PMC- name would be dropped silently
+_PMC_COMMENT = re.compile(r"^@PJL COMMENT\s+(PMC-\S*)")
+_PMC_COMMENTS = frozenset({"PMC-Piece", "PMC-Address"})
+
+
+def _damaged_record(data: bytes | mmap.mmap, j: int, n: int, alphanumeric_id: bool) -> bool:
+    """Whether the data block of n bytes at j, not read as a twin or pad record, is one damaged: an
+    alphanumeric-ID record (`ESC&n#W`) naming PMC, or one byte off a pad record's head; or a twin or pad
+    record under another command (its `ESC&n#W` damaged). A lost pad would add its blank page to the piece."""
+    if alphanumeric_id:
+        head = data[j:j + len(_PAD_RECORD)]
+        return b"PMC" in head[:5] or n > len(_PAD_RECORD) and sum(x != y for x, y in zip(head, _PAD_RECORD)) == 1
+    return data[j:j + 5] == b"\x00PMC:" or data[j:j + len(_PAD_RECORD)] == _PAD_RECORD
 
 
 def scan(path: str, data: bytes | mmap.mmap) -> _Scan:
@@ -124,6 +138,9 @@ def scan(path: str, data: bytes | mmap.mmap) -> _Scan:
 
     def end_page(at: int) -> None:
         nonlocal dirty, page_start
+        if dirty and pads and pads[-1] == len(page_ends):
+            raise StreamError("a pad page carries marks (a form feed lost between the pad and the next page?)",
+                              path=path, offset=page_start, page=len(page_ends) + 1)
         page_starts.append(page_start)
         page_ends.append(at)
         page_plex.append(plex)
@@ -141,6 +158,7 @@ def scan(path: str, data: bytes | mmap.mmap) -> _Scan:
                 last_uel_end = i
                 # PJL lines until ENTER LANGUAGE or a byte that is not PJL (printer language switch)
                 block: _Marker | None = None
+                entered = False
                 while i < size and data[i:i + 4] == b"@PJL":
                     nl = data.find(b"\n", i)
                     if nl < 0:
@@ -156,9 +174,21 @@ def scan(path: str, data: bytes | mmap.mmap) -> _Scan:
                         plex = Plex.DUPLEX
                     elif re.match(r"@PJL SET DUPLEX\s*=\s*OFF", upper):
                         plex = Plex.SIMPLEX
+                    elif "PMC-" in upper:
+                        raise StreamError(f"PJL line {line[:40]!r} carries a PMC- name but is no COMMENT: a damaged "
+                                          "piece marker?", path=path, offset=i, page=len(page_ends) + 1)
                     i = nl + 1
                     if upper.startswith("@PJL ENTER"):
+                        entered = True
                         break
+                if not entered:  # PJL goes on to a UEL, or a printer language begins (PCL: ESC)
+                    k = i
+                    while k < size and data[k] in _PJL_SPACE:
+                        k += 1
+                    if k < size and data[k] != ESC:
+                        raise StreamError(f"after the UEL at byte {marker_at} and its PJL lines comes "
+                                          f"{bytes(data[k:k + 24])!r}, neither a PJL line nor PCL: a damaged PJL "
+                                          "line?", path=path, offset=k, page=len(page_ends) + 1)
                 if i > page_start and not dirty:
                     page_start = i if block is None else page_start
                 continue
@@ -209,6 +239,10 @@ def scan(path: str, data: bytes | mmap.mmap) -> _Scan:
                             and data[j:j + len(_PAD_RECORD)] == _PAD_RECORD:
                         if not pads or pads[-1] != len(page_ends):
                             pads.append(len(page_ends))
+                    elif _damaged_record(data, j, n, c == 0x26 and group == 0x6E and upper_term == 0x57):
+                        raise StreamError(f"a damaged PMC record {bytes(data[j:j + 12])!r} (a pad or control code), "
+                                          f"or one under a damaged command {bytes(data[start:start + 3])!r}",
+                                          path=path, offset=start, page=len(page_ends) + 1)
                     elif c == 0x2A and group == 0x62 or c == 0x26 and group == 0x70:
                         dirty = True
                     j += n
@@ -225,6 +259,12 @@ def scan(path: str, data: bytes | mmap.mmap) -> _Scan:
             i += 1
             continue
         if b > 0x20:
+            if b == 0x40 and data[i + 1:i + 4] == b"PJL":
+                raise StreamError("a PJL line outside a PJL block (no UEL before it): a damaged UEL or PJL line?",
+                                  path=path, offset=i, page=len(page_ends) + 1)
+            if b == 0x50 and data[i + 1:i + 8] == b"MC-Pad:":
+                raise StreamError("a pad record's text outside its record (a damaged ESC&n#W before it?)",
+                                  path=path, offset=i, page=len(page_ends) + 1)
             dirty = True
         i += 1
     if dirty:
@@ -329,9 +369,15 @@ class PclReader:
             else:
                 s = scan(spath, data)
         bounds: list[Boundary] = []
+        orphan: _Marker | None = None  # the first PJL block whose address lines follow no piece marker
         for k, marker in enumerate(s.markers):
             piece = None
             for line in marker.lines:
+                own = _PMC_COMMENT.match(line)
+                if own and own.group(1) not in _PMC_COMMENTS:
+                    raise StreamError(f"unknown comment {line[:40]!r} in the PMC- namespace: a damaged piece "
+                                      "marker or address line?", path=spath, offset=marker.offset,
+                                      page=marker.page + 1)
                 m = self._piece_re.match(line)
                 if m:
                     groups = m.groupdict()
@@ -343,6 +389,11 @@ class PclReader:
                 m = self._recipient_re.match(line)
                 if m and piece is not None:
                     piece.recipient = (*piece.recipient, m.group("line"))
+                elif m and orphan is None:
+                    orphan = marker
+        if bounds and orphan is not None:  # the markers place the pieces: address lines follow a piece's marker
+            raise StreamError("address lines in a PJL block without a piece marker before them: the marker is "
+                              "damaged or missing", path=spath, offset=orphan.offset, page=orphan.page + 1)
         bounds = merge_sidecar(spath, bounds, sidecar)
         total = len(s.page_ends)
         starts = sorted(b.first_page for b in bounds)

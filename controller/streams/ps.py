@@ -28,6 +28,7 @@ writer drops an input's pads and pads again for the new order.
 
 from __future__ import annotations
 
+import bisect
 import mmap
 import re
 from dataclasses import dataclass
@@ -71,13 +72,19 @@ class _Scan:
     duplex: bool
     markers: list[tuple[int, int, str]]  # (page index, offset, line) for comment lines inside pages
     pads: list[int]  # pages holding a pad comment, in order
+    pad_labels: list[tuple[int, int]]  # (page index, offset) of pages labelled "pad", as the writer labels pads
 
 
 _PAGE = re.compile(rb"^%%Page:\s*(\S+)\s+(\S+)\s*$")
 _PAGES = re.compile(rb"^%%Pages:\s*(\S+)")
 _DATA = re.compile(rb"^%%Begin(?:Data|Binary):\s*(\d+)(?:\s+\S+\s+(\S+))?")
 _DUPLEX = re.compile(rb"/Duplex\s+true")
+_PLEX_KEYS = re.compile(rb"/(Duplex|Tumble)(?![^\s/<>\[\](){}%])")
+_BOOLEAN = re.compile(rb"\s+(true|false)(?![^\s/<>\[\](){}%])")
 PAD_COMMENT = "%%PMC-Pad"
+# the comments of our own namespace: a marker, address line or pad comment damaged into another name
+# would otherwise be dropped silently (its page then read as part of the piece before)
+_PMC_COMMENTS = frozenset({"%%PMC-Piece", "%%PMC-Address", PAD_COMMENT, "%%PMC-ControlCode", "%%PMC-IMb"})
 
 
 def _pad_page(piece_id: str, ordinal: int) -> bytes:
@@ -96,6 +103,7 @@ def scan(path: str, data: bytes | mmap.mmap) -> _Scan:
     pos = 0
     page_start = None
     ordinal_expected = 1
+    pad_labels: list[tuple[int, int]] = []
     while pos < size:
         nl = data.find(b"\n", pos)
         end = size if nl < 0 else nl + 1
@@ -136,6 +144,8 @@ def scan(path: str, data: bytes | mmap.mmap) -> _Scan:
                     raise StreamError(f"%%Page: ordinal {ordinal} where {ordinal_expected} was expected", path=path,
                                       offset=pos, page=this_page)
                 ordinal_expected += 1
+                if m.group(1) == b"pad":
+                    pad_labels.append((this_page - 1, pos))
                 if page_start is not None:
                     pages.append((page_start, pos))
                 else:
@@ -174,9 +184,27 @@ def scan(path: str, data: bytes | mmap.mmap) -> _Scan:
     if declared != len(pages):
         raise StreamError(f"%%Pages: says {declared} pages, the file holds {len(pages)}", path=path,
                           offset=declared_at, page=len(pages))
-    duplex = bool(_DUPLEX.search(data[:header_end]))
+    header = data[:header_end]
+    duplex = bool(_DUPLEX.search(header))
+    _check_plex_keys(path, header)
     pads = sorted({page for page, _offset, line in markers if line.startswith(PAD_COMMENT)})
-    return _Scan(size, header_end, pages, trailer_start, declared, declared_at, duplex, markers, pads)
+    return _Scan(size, header_end, pages, trailer_start, declared, declared_at, duplex, markers, pads, pad_labels)
+
+
+def _check_plex_keys(path: str, header: bytes) -> None:
+    """The setup's /Duplex must be followed by true or false, and a /Tumble (which only means anything on
+    duplex sheets) comes with a /Duplex: a damaged key or value would otherwise read as simplex."""
+    duplex_seen = tumble_at = None
+    for m in _PLEX_KEYS.finditer(header):
+        if m.group(1) == b"Tumble":
+            tumble_at = m.start() if tumble_at is None else tumble_at
+            continue
+        if not _BOOLEAN.match(header, m.end()):
+            raise StreamError(f"/Duplex is followed by {header[m.end():m.end() + 12].strip()!r}, not true or false",
+                              path=path, offset=m.start())
+        duplex_seen = m.start()
+    if tumble_at is not None and duplex_seen is None:
+        raise StreamError("the setup sets /Tumble but no /Duplex: a damaged /Duplex key?", path=path, offset=tumble_at)
 
 
 class PsReader:
@@ -197,6 +225,8 @@ class PsReader:
         plex = Plex.DUPLEX if s.duplex else Plex.SIMPLEX
         bounds: list[Boundary] = []
         current: Boundary | None = None
+        orphans: list[tuple[int, int]] = []  # (page, offset) of address lines on a page that starts no piece
+        pad_names: list[tuple[int, int, str]] = []  # (page, offset, the piece a pad comment says it follows)
         for page, offset, line in s.markers:
             m = self._piece_re.match(line)
             if m:
@@ -205,11 +235,41 @@ class PsReader:
                 bounds.append(current)
                 continue
             m = self._recipient_re.match(line)
-            if m and current is not None and current.first_page == page:
-                current.recipient = (*current.recipient, m.group("line"))
+            if m:
+                if current is not None and current.first_page == page:
+                    current.recipient = (*current.recipient, m.group("line"))
+                elif not orphans or orphans[-1][0] != page:
+                    orphans.append((page, offset))
+                continue
+            if line.startswith("%%PMC-"):
+                keyword = line.split(":", 1)[0].rstrip()
+                if keyword not in _PMC_COMMENTS:
+                    raise StreamError(f"unknown comment {line[:40]!r} in the %%PMC- namespace: a damaged piece "
+                                      "marker, address or pad comment?", path=spath, offset=offset, page=page + 1)
+                if keyword == PAD_COMMENT:
+                    pad_names.append((page, offset, line.split(":", 1)[1].strip() if ":" in line else ""))
+        if bounds and orphans:  # the markers place the pieces: address lines belong to a piece's first page
+            page, offset = orphans[0]
+            raise StreamError(f"address lines on page {page + 1}, where no piece starts: its piece marker is "
+                              "damaged or missing", path=spath, offset=offset, page=page + 1)
+        pads = set(s.pads)
+        for page, offset in s.pad_labels:
+            if page not in pads:
+                raise StreamError(f"page {page + 1} is labelled pad but carries no {PAD_COMMENT} comment",
+                                  path=spath, offset=offset, page=page + 1)
         bounds = merge_sidecar(spath, bounds, sidecar)
         for b in bounds:
             b.plex = plex
+        if pad_names and bounds:
+            starts = sorted((b.first_page, b.piece_id or "") for b in bounds)
+            firsts = [first for first, _pid in starts]
+            for page, offset, named in pad_names:
+                k = bisect.bisect_right(firsts, page) - 1
+                before = starts[k][1] if k >= 0 else None
+                if before != named:
+                    raise StreamError(f"the pad page follows piece {before}, its {PAD_COMMENT} comment names "
+                                      f"{named or 'none'}", path=spath, offset=offset, page=page + 1,
+                                      piece_id=before)
         return paged_index(spath, StreamFormat.POSTSCRIPT, job_id, bounds, len(s.pages), lenient=lenient,
                            require_postal=self.options.require_postal, sidecar=sidecar, pads=s.pads)
 

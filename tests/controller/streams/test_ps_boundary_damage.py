@@ -1,0 +1,90 @@
+"""A PostScript stream whose piece structure is damaged by one byte is refused, never read as other pieces.
+
+Pieces start at `%%PMC-Piece:` comments and a padded duplex stream carries a blank `%%Page: pad N` page with a
+`%%PMC-Pad: PIECE` comment after each odd piece. One flipped bit in a marker's keyword used to drop the marker
+silently, and its pages were read as part of the piece before (its address lines ignored); one in a pad comment
+made the pad a page of the piece before; one in the setup's `/Duplex true` made every piece simplex. Each gave
+a whole, self-consistent index. Now an address line must follow a piece marker on its page, a `%%PMC-` comment
+must be one of ours, a page labelled pad must carry the pad comment and the comment must name the piece before
+it, and the setup's /Duplex must be followed by true or false (and a /Tumble come with a /Duplex). Here every
+bit of those bytes is flipped: each such file gives either a StreamError that says where, or exactly the
+pieces of the whole file.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+
+from controller.errors import StreamError
+from controller.streams import ps
+from tests.controller.streams.streamkit import STREAMS, shuffled_plan
+
+
+def pieces_of(path: Path) -> list[tuple]:
+    index = ps.READER.index(path, job_id="J1")
+    return [(p.piece_id, p.first_page, p.pages, p.sheets, p.plex) for p in index.pieces]
+
+
+def check(tmp_path: Path, source: Path, offsets) -> int:
+    whole = pieces_of(source)
+    assert len(whole) > 1
+    data = source.read_bytes()
+    refused = 0
+    path = tmp_path / "damaged.ps"
+    for i in sorted(set(offsets)):
+        for bit in range(8):
+            bad = data[:i] + bytes([data[i] ^ (1 << bit)]) + data[i + 1:]
+            path.write_bytes(bad)
+            try:
+                got = pieces_of(path)
+            except StreamError as exc:
+                assert (exc.offset is not None or exc.page is not None) and exc.path == str(path), (i, exc)
+                refused += 1
+                continue
+            assert got == whole, f"byte {i} {data[i:i + 1]!r}->{bad[i:i + 1]!r}: read as other pieces"
+    return refused
+
+
+@pytest.fixture(scope="module")
+def padded(tmp_path_factory) -> Path:
+    """Our writer's output of the duplex sample: markers, stamps, and a pad page after each odd piece."""
+    index = ps.READER.index(STREAMS / "ps" / "statements_duplex.ps", job_id="J1")
+    out = ps.WRITER.write(index, shuffled_plan(index, seed=9, jobs=2), tmp_path_factory.mktemp("padded"))[0]
+    assert b"%%PMC-Pad: " in out.read_bytes()
+    return out
+
+
+def test_every_damaged_piece_marker_keyword_is_refused_or_changes_nothing(tmp_path, padded):
+    data = padded.read_bytes()
+    # the newline before it and "%%PMC-Piece:" (the space after is where the ID begins: a value)
+    offsets = [i for m in re.finditer(rb"\n%%PMC-Piece: ", data) for i in range(m.start(), m.end() - 1)]
+    assert len(offsets) == 6 * 13
+    assert check(tmp_path, padded, offsets) > len(offsets) * 4
+
+
+def test_every_damaged_pad_page_is_refused_or_changes_nothing(tmp_path, padded):
+    data = padded.read_bytes()
+    offsets = [i for m in re.finditer(rb"%%Page: pad \d+\n%%PMC-Pad: \S+\n", data) for i in range(m.start(), m.end())]
+    assert len(offsets) > 2 * 30
+    assert check(tmp_path, padded, offsets) > len(offsets) * 2
+
+
+def test_every_damaged_duplex_setting_is_refused_or_changes_nothing(tmp_path):
+    source = STREAMS / "ps" / "statements_duplex.ps"
+    m = re.search(rb"/Duplex true /Tumble false", source.read_bytes())
+    assert check(tmp_path, source, range(m.start(), m.end())) > 8 * 10
+
+
+def test_address_lines_whose_marker_is_lost_name_their_page(tmp_path):
+    data = (STREAMS / "ps" / "statements.ps").read_bytes()
+    at = [m.start() for m in re.finditer(rb"%%PMC-Piece: ", data)][3]
+    path = tmp_path / "lost.ps"
+    path.write_bytes(data[:at] + b"%%PMC-Pieec: " + data[at + 13:])
+    with pytest.raises(StreamError, match=r"unknown comment"):
+        pieces_of(path)
+    path.write_bytes(data[:at] + b"%%PMB-Piece: " + data[at + 13:])
+    with pytest.raises(StreamError, match=r"address lines on page \d+, where no piece starts"):
+        pieces_of(path)
