@@ -26,7 +26,9 @@ from simulators.printer import Fault, SimIppPrinter
 from tests.controller.test_fleet import RUN, open_ledger, run_of, write_plant
 
 ROOT = Path(__file__).resolve().parents[2]
-FAST = ["--grace", "5", "--poll", "0.02", "--io-timeout", "0.3", "--orphan-timeout", "5"]
+# --io-timeout bounds each wait for a printer that answers as well as for one that is silent: on a busy machine an answer
+# later than 0.3 s made a printer that answers look silent (its page counter unread, its jobs moved off it)
+FAST = ["--grace", "5", "--poll", "0.02", "--io-timeout", "2", "--orphan-timeout", "5"]
 
 
 @contextlib.asynccontextmanager
@@ -108,17 +110,27 @@ async def resume(args: list[str], paused: list[SimIppPrinter] = ()) -> tuple[int
         for s in paused:
             s.clear(Fault.DOOR_OPEN)
 
+    out: list[bytes] = []
+    err: list[bytes] = []
+
+    async def read(stream: asyncio.StreamReader, into: list[bytes]) -> None:  # kept as it comes, for a hang's report
+        while chunk := await stream.read(65536):
+            into.append(chunk)
+
     try:
         async with asyncio.timeout(60), asyncio.TaskGroup() as tg:
             if paused:
                 tg.create_task(close_doors(), name="operator[doors].close")
-            done = tg.create_task(proc.communicate(), name="pmc.resume")
-        out, err = done.result()
+            tg.create_task(read(proc.stdout, out), name="pmc.resume.stdout")
+            tg.create_task(read(proc.stderr, err), name="pmc.resume.stderr")
+            tg.create_task(proc.wait(), name="pmc.resume")
     except TimeoutError:
-        proc.kill()
-        await proc.communicate()
-        raise
-    return proc.returncode, out.decode() + err.decode()
+        with contextlib.suppress(ProcessLookupError):
+            proc.kill()
+        rest, rest_err = await proc.communicate()
+        said = (b"".join(out) + rest + b"".join(err) + rest_err).decode(errors="replace")
+        raise AssertionError(f"the resumed controller did not finish within 60 s; it said:\n{said[-4000:]}") from None
+    return proc.returncode, b"".join(out).decode() + b"".join(err).decode()
 
 
 async def ledger_says(path: Path, pieces) -> tuple[list[str], dict]:
@@ -353,7 +365,7 @@ async def test_a_run_killed_after_a_failover_is_resumed_and_names_the_cut_jobs_s
         lp1 = sims[0]
         # q007 (two sheets) is cut: its first sheet delivered, then the jam (q000-q006 take 20 impressions)
         lp1.schedule(Fault.MEDIA_JAM, at_impression=22)
-        proc = await start_pmc(*args, "--grace", "0.3", "--poll", "0.02", "--io-timeout", "0.5")
+        proc = await start_pmc(*args, "--grace", "0.3", "--poll", "0.02", "--io-timeout", "2")
         try:
             await until(lambda: respooled(ledger_path) > 0)
         finally:

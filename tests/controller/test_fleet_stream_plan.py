@@ -140,7 +140,7 @@ async def test_a_stream_plans_run_killed_mid_job_and_its_printer_restarted_is_re
         async with Ledger(ledger_path) as ledger:
             await import_plan(ledger, plan, source=str(plan_path))
         args = [str(plant), str(plan_path), "--ledger", str(ledger_path)]
-        proc = await start_pmc(*args, "--grace", "5", "--poll", "0.02", "--io-timeout", "0.3")
+        proc = await start_pmc(*args, "--grace", "5", "--poll", "0.02", "--io-timeout", "2")  # every printer answers
         try:
             await until(lambda: (printed_in_ledger(ledger_path) > 0 and any(
                 not j.state.is_final and j.impressions_completed * 2 >= j.impressions
