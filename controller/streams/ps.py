@@ -79,8 +79,7 @@ _PAGE = re.compile(rb"^%%Page:\s*(\S+)\s+(\S+)\s*$")
 _PAGES = re.compile(rb"^%%Pages:\s*(\S+)")
 _DATA = re.compile(rb"^%%Begin(?:Data|Binary):\s*(\d+)(?:\s+\S+\s+(\S+))?")
 _DUPLEX = re.compile(rb"/Duplex\s+true")
-_PLEX_KEYS = re.compile(rb"/(Duplex|Tumble)(?![^\s/<>\[\](){}%])")
-_BOOLEAN = re.compile(rb"\s+(true|false)(?![^\s/<>\[\](){}%])")
+_PLEX_SETTING = re.compile(rb"/(Duplex|Tumble)\s+([^\s/<>\[\](){}%]+)")
 PAD_COMMENT = "%%PMC-Pad"
 # the comments of our own namespace: a marker, address line or pad comment damaged into another name
 # would otherwise be dropped silently (its page then read as part of the piece before)
@@ -192,19 +191,24 @@ def scan(path: str, data: bytes | mmap.mmap) -> _Scan:
 
 
 def _check_plex_keys(path: str, header: bytes) -> None:
-    """The setup's /Duplex must be followed by true or false, and a /Tumble (which only means anything on
-    duplex sheets) comes with a /Duplex: a damaged key or value would otherwise read as simplex."""
-    duplex_seen = tumble_at = None
-    for m in _PLEX_KEYS.finditer(header):
-        if m.group(1) == b"Tumble":
-            tumble_at = m.start() if tumble_at is None else tumble_at
-            continue
-        if not _BOOLEAN.match(header, m.end()):
-            raise StreamError(f"/Duplex is followed by {header[m.end():m.end() + 12].strip()!r}, not true or false",
-                              path=path, offset=m.start())
-        duplex_seen = m.start()
-    if tumble_at is not None and duplex_seen is None:
-        raise StreamError("the setup sets /Tumble but no /Duplex: a damaged /Duplex key?", path=path, offset=tumble_at)
+    """The setup's duplex setting, checked so that one damaged byte does not read as simplex: a value after
+    /Duplex one byte off true or false is refused, and so is a /Tumble setting (which only means anything on
+    duplex sheets) with no /Duplex setting beside it (a damaged /Duplex key). /Duplex and /Tumble used in other
+    ways (`currentpagedevice /Duplex get` in a procset) are left alone."""
+    duplex_set = False
+    for m in _PLEX_SETTING.finditer(header):
+        key, value = m.group(1), m.group(2)
+        if value in (b"true", b"false"):
+            duplex_set = duplex_set or key == b"Duplex"
+        elif key == b"Duplex" and any(len(value) == len(word) and sum(x != y for x, y in zip(value, word)) == 1
+                                      for word in (b"true", b"false")):
+            raise StreamError(f"/Duplex is followed by {value[:12]!r}, not true or false", path=path,
+                              offset=m.start())
+    if not duplex_set:
+        tumble = re.search(rb"/Tumble\s+(?:true|false)(?![^\s/<>\[\](){}%])", header)
+        if tumble:
+            raise StreamError("the setup sets /Tumble but no /Duplex: a damaged /Duplex key?", path=path,
+                              offset=tumble.start())
 
 
 class PsReader:

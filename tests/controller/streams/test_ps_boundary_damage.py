@@ -88,3 +88,13 @@ def test_address_lines_whose_marker_is_lost_name_their_page(tmp_path):
     path.write_bytes(data[:at] + b"%%PMB-Piece: " + data[at + 13:])
     with pytest.raises(StreamError, match=r"address lines on page \d+, where no piece starts"):
         pieces_of(path)
+
+
+def test_a_prolog_that_reads_duplex_and_tumble_is_not_taken_for_damage(tmp_path):
+    data = (STREAMS / "ps" / "statements.ps").read_bytes()
+    path = tmp_path / "reads.ps"
+    path.write_bytes(data.replace(b"%%EndProlog\n", b"/pmcplex { currentpagedevice /Duplex get currentpagedevice "
+                                                    b"/Tumble get } bind def\n%%EndProlog\n", 1))
+    assert b"/Tumble get" in path.read_bytes()
+    assert [(pid, plex) for pid, _, _, _, plex in pieces_of(path)] == \
+        [(pid, plex) for pid, _, _, _, plex in pieces_of(STREAMS / "ps" / "statements.ps")]
