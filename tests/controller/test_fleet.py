@@ -226,7 +226,7 @@ async def test_fleet_status_polls_ipp_and_snmp_and_names_a_silent_printer():
     async with printers(3) as (sims, configs):
         sims[1].inject(Fault.MEDIA_JAM)
         sims[2].inject(Fault.OFFLINE)
-        looks = await poll_printers(configs, io_timeout_s=0.3)
+        looks = await poll_printers(configs, io_timeout_s=1.0)  # what silent lp-3 costs; lp-1 and lp-2 must be heard
     health = {look.view.name: look.view.health for look in looks}
     assert health == {"lp-1": Health.IDLE, "lp-2": Health.STOPPED, "lp-3": Health.OFFLINE}
     assert looks[0].ipp.state == ippd.PrinterState.IDLE and looks[0].snmp.reachable and looks[0].snmp.page_count == 0
@@ -239,7 +239,7 @@ async def test_pmc_fleet_status_prints_a_line_per_printer_and_fails_when_one_is_
 
     async with printers(2) as (sims, configs):
         plant = write_plant(tmp_path / "plant.toml", sims, speed_ipm=None)
-        args = build_parser().parse_args(["fleet", "status", str(plant), "--timeout", "0.5"])
+        args = build_parser().parse_args(["fleet", "status", str(plant), "--timeout", "5"])  # both answer
         assert await args.func(args) == 0
         table = capsys.readouterr().out.splitlines()
         sims[1].inject(Fault.DOOR_OPEN)
@@ -317,7 +317,7 @@ async def test_work_moved_off_a_printer_that_went_silent_after_a_lost_answer_is_
                 run = tg.create_task(print_run(configs, jobs, pieces,
                                                page_list_documents({p.piece_id: p for p in pieces}, run=RUN), ledger,
                                                document_format=PAGE_LIST_FORMAT, grace_s=0.1, poll_s=0.02,
-                                               io_timeout_s=0.3, orphan_timeout_s=20), name="fleet.print_run")
+                                               io_timeout_s=1.0, orphan_timeout_s=20), name="fleet.print_run")
             report = run.result()
             assert await ledger.counts_by_state(RUN) == {RUN: {PieceState.PRINTED: len(pieces)}}
             printed_on = {h.device for p in pieces for h in await ledger.history(p.piece_id)

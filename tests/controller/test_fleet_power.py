@@ -49,7 +49,7 @@ async def test_a_printer_losing_power_mid_job_fails_over_once_and_every_sheet_is
                 run = tg.create_task(print_run(configs, jobs, pieces,
                                                page_list_documents({p.piece_id: p for p in pieces}, run=RUN), ledger,
                                                document_format=PAGE_LIST_FORMAT, grace_s=grace, poll_s=0.02,
-                                               io_timeout_s=0.3, orphan_timeout_s=20), name="fleet.print_run")
+                                               io_timeout_s=1.0, orphan_timeout_s=20), name="fleet.print_run")
             report = run.result()
             assert await ledger.verify() == []
             assert await ledger.counts_by_state(RUN) == {RUN: {PieceState.PRINTED: len(pieces)}}

@@ -420,7 +420,7 @@ async def test_a_job_of_an_earlier_run_with_the_same_print_job_name_is_not_taken
 
     pieces, jobs = run_of(8, 2)
     documents = page_list_documents({p.piece_id: p for p in pieces}, run=RUN)
-    options = dict(document_format=PAGE_LIST_FORMAT, poll_s=0.02, io_timeout_s=0.5, run_timeout_s=30)
+    options = dict(document_format=PAGE_LIST_FORMAT, poll_s=0.02, io_timeout_s=2.0, run_timeout_s=30)  # both answer
     async with printers(2) as (sims, configs):
         earlier = await open_ledger(tmp_path / "earlier.sqlite", pieces)
         try:

@@ -169,7 +169,7 @@ async def run_with_lp2_dropping_off(tmp_path, pieces, jobs, *, jam_unheard_at: i
                     tg.create_task(network_comes_back(), name="operator[lp-2].reconnect")
                     run = tg.create_task(print_run(
                         configs, jobs, pieces, page_list_documents(by_id, run=RUN), ledger,
-                        document_format=PAGE_LIST_FORMAT, grace_s=0.1, poll_s=0.02, io_timeout_s=0.3,
+                        document_format=PAGE_LIST_FORMAT, grace_s=0.1, poll_s=0.02, io_timeout_s=1.0,
                         orphan_timeout_s=20), name="fleet.print_run")
             report = run.result()
             await assert_ledger_all_printed(ledger, pieces)
