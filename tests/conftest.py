@@ -10,6 +10,13 @@ import threading
 import time
 
 import pytest
+from hypothesis import HealthCheck, settings
+
+# Hypothesis's default 200 ms deadline per example, and its too-slow health check, time the machine, not the code:
+# a process stalled for half a second on a busy CI machine fails a property test with "Unreliable test timings".
+# A property test states its own settings; these are the defaults it inherits (pytest's timeout bounds a hang).
+settings.register_profile("pmc", deadline=None, suppress_health_check=[HealthCheck.too_slow])
+settings.load_profile("pmc")
 
 
 def _socket_inodes() -> set[str]:
