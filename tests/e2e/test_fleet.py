@@ -92,7 +92,7 @@ async def assert_ledger_all_printed(ledger: Ledger, pieces: list[Piece]) -> None
     assert counts == {RUN: {PieceState.PRINTED: len(pieces)}}
 
 
-@pytest.mark.timeout(60)
+@pytest.mark.timeout(180)
 async def test_a_jam_mid_job_moves_the_rest_of_the_job_to_another_printer(tmp_path):
     pieces, jobs = make_run(jobs=7, pieces_per_job=20)
     by_id = {p.piece_id: p for p in pieces}
@@ -103,7 +103,7 @@ async def test_a_jam_mid_job_moves_the_rest_of_the_job_to_another_printer(tmp_pa
         try:
             report = await print_run(configs, jobs, pieces, page_list_documents(by_id, run=RUN), ledger,
                                      document_format=PAGE_LIST_FORMAT, grace_s=0.1, poll_s=0.02, io_timeout_s=1.0,
-                                     run_timeout_s=45)
+                                     run_timeout_s=150)
             await assert_ledger_all_printed(ledger, pieces)
             failover = next(f for f in report.failovers if f.printer == "lp-1" and f.print_job_id == "pj-1")
             # IPP's media-jam-error or SNMP's jammed bit, whichever the poll before the decision read first
@@ -162,7 +162,7 @@ async def run_with_lp2_dropping_off(tmp_path, pieces, jobs, *, jam_unheard_at: i
             lp2.clear(Fault.OFFLINE)
 
         try:
-            async with asyncio.timeout(45):
+            async with asyncio.timeout(150):
                 async with asyncio.TaskGroup() as tg:
                     if jam_unheard_at is not None:
                         tg.create_task(operator_at_the_printer(), name="operator[lp-2].jam")
@@ -182,7 +182,7 @@ def reconcile_line(report, printer: str, print_job_id: str) -> str:
     return next(line for line in report.lines() if line.startswith(f"  reconcile {print_job_id} on {printer}:"))
 
 
-@pytest.mark.timeout(60)
+@pytest.mark.timeout(180)
 async def test_a_printer_that_stops_answering_mid_job_loses_its_work_and_its_late_sheets_are_named(tmp_path):
     pieces, jobs = make_run(jobs=7, pieces_per_job=20)
     sims, report = await run_with_lp2_dropping_off(tmp_path, pieces, jobs)
@@ -203,7 +203,7 @@ async def test_a_printer_that_stops_answering_mid_job_loses_its_work_and_its_lat
     assert [a for a in report.alerts if not a.startswith("lp-2 delivered")] == []
 
 
-@pytest.mark.timeout(60)
+@pytest.mark.timeout(180)
 async def test_sheets_spoiled_while_a_printer_was_not_answering_are_a_discrepancy_beside_the_duplicates(tmp_path):
     pieces, jobs = make_run(jobs=7, pieces_per_job=20)
     sims, report = await run_with_lp2_dropping_off(tmp_path, pieces, jobs, jam_unheard_at=41)
