@@ -98,7 +98,8 @@ async def test_one_keep_alive_connection_carries_many_requests():
 
 
 async def test_timeout_when_the_printer_does_not_answer_and_recovery_after():
-    async with SimIppPrinter(speed=FAST) as sim, IppPrinter(sim.url, timeout=0.2) as client:
+    # the bound is what the silence costs; the answer once it is back must come within it on a busy machine
+    async with SimIppPrinter(speed=FAST) as sim, IppPrinter(sim.url, timeout=1.0) as client:
         sim.inject(Fault.OFFLINE)
         with pytest.raises(DeviceTimeoutError, match="no IPP answer"):
             await client.status()
