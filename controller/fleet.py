@@ -347,7 +347,9 @@ class _Work:
     reason: str | None = None  # why it was re-routed (None: first routing)
     since: float = 0.0  # when it began waiting for a printer
     uncertain_on: str | None = None  # a submission to this printer failed midway: it may hold the job
-    exclude: frozenset[str] = frozenset()  # printers not to route it to
+    # printers not to route it to while a job of theirs is unsettled (see `_Run.held_off`): a printer that did not
+    # answer when a resumed run asked for its jobs, and may hold (and print) these pieces under the old job
+    exclude: frozenset[str] = frozenset()
     # the IPP job-name it is sent under: its print job and a token drawn for each placement, so that a job of an
     # earlier run (or an earlier placement) with the same print job name is never taken for it
     ipp_name: str = ""
@@ -819,7 +821,7 @@ class _Run:
                 return True
             for p in self.printers.values():
                 p.view = dataclasses.replace(p.view, queued_impressions=self.queued_impressions(p))
-            r = route(work.job, self.caps(), self.views(), exclude=exclude | work.exclude)
+            r = route(work.job, self.caps(), self.views(), exclude=exclude | self.held_off(work))
             if r.printer is None:
                 if work not in self.waiting:
                     logger.info("fleet: %s waits for a printer: %s", work.job.print_job_id, r.explain())
@@ -839,6 +841,14 @@ class _Run:
             logger.info("fleet: %s routed to %s (expected %.1f min)%s", work.job.print_job_id, r.printer,
                         r.expected_minutes or 0, f": {work.reason}" if work.reason else "")
             return True
+
+    def held_off(self, work: _Work) -> frozenset[str]:
+        """The printers of `work.exclude` it still stays off: those holding a cut job not yet settled (cancelled, or
+        found finished or lost). Once a printer's are settled, it may take the work (it is no longer excluded): the
+        final count of its cut jobs is read before it is sent anything (`submit`)."""
+        work.exclude = frozenset(name for name in work.exclude if (p := self.printers.get(name)) is not None
+                                 and any(not self.cancelled(o) for o in p.orphans))
+        return work.exclude
 
     async def route_waiting(self) -> None:
         for work in list(self.waiting):
@@ -1395,7 +1405,8 @@ async def print_run(
     page counter says the printer made of it beyond its printed pieces, before losing it in a restart, are named
     as duplicates); a job picked up is reconciled against the counter recorded when it was sent; a printer not
     answering keeps the job on its list of cut jobs (cancelled and its late sheets named as duplicates when
-    it answers) while its pieces are routed elsewhere. Pieces printed are not sent again. `FleetReport.resumed` says what was found for each print job.
+    it answers) while its pieces are routed elsewhere, or back to it once its jobs there are settled. Pieces
+    printed are not sent again. `FleetReport.resumed` says what was found for each print job.
     """
     by_id = dict(pieces) if isinstance(pieces, Mapping) else {x.piece_id: x for x in pieces}
     started = time.monotonic()

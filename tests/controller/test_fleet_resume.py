@@ -341,14 +341,18 @@ def respooled(path: Path) -> int:
         con.close()
 
 
-def assert_every_extra_sheet_named(stacks: Counter, pieces, out: str) -> int:
-    """Each planned sheet on the stacks once or twice; a piece's second copies are the sheets the report names."""
+def assert_every_extra_sheet_named(stacks: Counter, pieces, out: str, most: int = 2) -> int:
+    """Each planned sheet on the stacks once or twice (up to `most` times); a piece's copies beyond the first are the
+    sheets the report names."""
     import re
 
     want = planned_sheets(pieces)
     assert set(stacks) == set(want), "a sheet is missing, or one nobody planned was printed"
-    assert all(n in (1, 2) for n in stacks.values())
-    extra = Counter(want[code] for code, n in stacks.items() if n == 2)
+    assert all(1 <= n <= most for n in stacks.values())
+    extra = Counter()
+    for code, n in stacks.items():
+        extra[want[code]] += n - 1
+    extra = +extra
     named: Counter = Counter()
     for m in re.finditer(r"spoiled (\d+) sheets on \S+ \(\S+, piece (\S+)\): .*duplicate", out):
         named[m.group(2)] += int(m.group(1))
@@ -408,6 +412,60 @@ async def test_a_printer_silent_at_resume_is_worked_around_and_its_late_sheets_n
     assert "resumed: pj-1 on lp-1: lp-1 does not answer" in out, out
     extra = assert_every_extra_sheet_named(stacks, pieces, out)
     assert extra and code == 1, out  # lp-1 printed on unheard: its sheets are duplicates to pull
+
+
+MOVED_TO_LP2 = {
+    # the rest of pj-1 is routed to lp-2 as pj-1~1 (sent or not)
+    "routed": lambda sims, ledger: respooled(ledger) > 0,
+    # lp-2 prints pj-1~1 (it goes on unheard while lp-2 is off the network)
+    "printing": lambda sims, ledger: any(j.name.startswith("pj-1~1 ") and j.impressions_completed >= 2
+                                         and not j.state.is_final for j in sims[1].state.jobs.values()),
+}
+
+
+@pytest.mark.timeout(120)
+@pytest.mark.parametrize("point", list(MOVED_TO_LP2))
+async def test_a_printer_silent_at_resume_and_back_takes_the_work_moved_off_it(tmp_path, point):
+    """lp-1 jams for good and the controller moves the rest of pj-1 to lp-2 (pj-1~1), then is killed. lp-2 does not
+    answer when the resumed run asks for its jobs, and is back a second later: the resumed run routes lp-2's pieces
+    again, and once lp-2 answers looks for its jobs there (naming what it printed unheard as duplicates) and prints
+    the moved work on it, the only printer able to. It used to keep lp-2 excluded for that work for good: the run
+    waited for the jammed lp-1 and never ended."""
+    async with print_room(tmp_path, pieces_n=24, jobs_n=2) as (sims, pieces, jobs, args):
+        ledger_path = tmp_path / "ledger.sqlite"
+        lp1, lp2 = sims
+        lp1.schedule(Fault.MEDIA_JAM, at_impression=22)  # q007 cut after its first sheet, as above
+        proc = await start_pmc(*args, "--grace", "0.3", "--poll", "0.02", "--io-timeout", "2")
+        try:
+            await until(lambda: MOVED_TO_LP2[point](sims, ledger_path) or proc.returncode is not None)
+        finally:
+            await kill(proc)
+        lp2.inject(Fault.OFFLINE)
+        start = lp2.connections_accepted
+
+        async def reconnect() -> None:
+            # the resumed run's first poll, then its Get-Jobs: both unanswered; lp-2 is back a second after the second
+            await until(lambda: lp2.connections_accepted >= start + 2)
+            await asyncio.sleep(1.0)
+            lp2.clear(Fault.OFFLINE)
+
+        async with asyncio.TaskGroup() as tg:
+            tg.create_task(reconnect(), name="operator[lp-2].reconnect")
+            resumed = tg.create_task(resume(args), name="pmc.resume")
+        code, out = resumed.result()
+        stacks = sheets_on_stacks(sims)
+    assert "lp-2 does not answer; its jobs are looked for when it does" in out, out
+    assert "resumed: pj-1~1 on lp-2: lp-2 does not answer" in out, out
+    problems, counts = await ledger_says(ledger_path, pieces)
+    assert problems == [] and counts == {RUN: {PieceState.PRINTED: len(pieces)}}
+    # q007's first sheet on lp-1; and what lp-2 printed of pj-1~1 unheard: q007's first sheet a third time
+    extra = assert_every_extra_sheet_named(stacks, pieces, out, most=3)
+    assert extra >= 1 and code == 1, out
+    assert "pj-1~2" in {j.name.split(" ")[0] for j in lp2.state.jobs.values()}, out  # the moved work printed on lp-2
+    if point == "printing":  # pj-1~1 found on lp-2 once it answered, what it delivered beyond its printed pieces named
+        assert any(line.startswith("  reconcile pj-1~1 on lp-2: ") and line.endswith(": balanced")
+                   for line in out.splitlines()), out
+        assert "of pj-1~1 after it was cut at impression 0 (found on resuming the run): pull the sheets" in out, out
 
 
 @pytest.mark.timeout(60)
