@@ -21,41 +21,23 @@ import pytest
 
 from controller.errors import StreamError
 from controller.streams import pcl
-from tests.controller.streams.streamkit import STREAMS, shuffled_plan
+from tests.controller.streams import fuzzkit
+from tests.controller.streams.fuzzkit import bit_flips, refused_or_unchanged
+from tests.controller.streams.streamkit import STREAMS
 
 
 def pieces_of(path: Path) -> list[tuple]:
-    index = pcl.READER.index(path, job_id="J1")
-    return [(p.piece_id, p.first_page, p.pages, p.sheets, p.plex) for p in index.pieces]
+    return fuzzkit.pieces_of(pcl.READER, path)
 
 
 def check(tmp_path: Path, source: Path, offsets) -> int:
-    whole = pieces_of(source)
-    assert len(whole) > 1
-    data = source.read_bytes()
-    refused = 0
-    path = tmp_path / "damaged.pcl"
-    for i in sorted(set(offsets)):
-        for bit in range(8):
-            bad = data[:i] + bytes([data[i] ^ (1 << bit)]) + data[i + 1:]
-            path.write_bytes(bad)
-            try:
-                got = pieces_of(path)
-            except StreamError as exc:
-                assert (exc.offset is not None or exc.page is not None) and exc.path == str(path), (i, exc)
-                refused += 1
-                continue
-            assert got == whole, f"byte {i} {data[i:i + 1]!r}->{bad[i:i + 1]!r}: read as other pieces"
-    return refused
+    return refused_or_unchanged(pcl.READER, source, bit_flips(source.read_bytes(), offsets), tmp_path / "damaged.pcl")
 
 
 @pytest.fixture(scope="module")
 def padded(tmp_path_factory) -> Path:
-    """Our writer's output of the duplex sample: PJL markers, stamps, and a pad page after each odd piece."""
-    index = pcl.READER.index(STREAMS / "pcl" / "statements_duplex.pcl", job_id="J1")
-    out = pcl.WRITER.write(index, shuffled_plan(index, seed=9, jobs=2), tmp_path_factory.mktemp("padded"))[0]
-    assert b"\x00PMC-Pad:" in out.read_bytes()
-    return out
+    return fuzzkit.padded_output(pcl, STREAMS / "pcl" / "statements_duplex.pcl", tmp_path_factory.mktemp("padded"),
+                                 b"\x00PMC-Pad:")
 
 
 def pjl_block_offsets(data: bytes, at: int) -> list[int]:

@@ -11,8 +11,6 @@ is refused by the writer the same way.
 from __future__ import annotations
 
 import re
-from pathlib import Path
-
 import pytest
 
 from controller.errors import StreamError

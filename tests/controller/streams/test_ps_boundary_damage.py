@@ -20,41 +20,23 @@ import pytest
 
 from controller.errors import StreamError
 from controller.streams import ps
-from tests.controller.streams.streamkit import STREAMS, shuffled_plan
+from tests.controller.streams import fuzzkit
+from tests.controller.streams.fuzzkit import bit_flips, refused_or_unchanged
+from tests.controller.streams.streamkit import STREAMS
 
 
 def pieces_of(path: Path) -> list[tuple]:
-    index = ps.READER.index(path, job_id="J1")
-    return [(p.piece_id, p.first_page, p.pages, p.sheets, p.plex) for p in index.pieces]
+    return fuzzkit.pieces_of(ps.READER, path)
 
 
 def check(tmp_path: Path, source: Path, offsets) -> int:
-    whole = pieces_of(source)
-    assert len(whole) > 1
-    data = source.read_bytes()
-    refused = 0
-    path = tmp_path / "damaged.ps"
-    for i in sorted(set(offsets)):
-        for bit in range(8):
-            bad = data[:i] + bytes([data[i] ^ (1 << bit)]) + data[i + 1:]
-            path.write_bytes(bad)
-            try:
-                got = pieces_of(path)
-            except StreamError as exc:
-                assert (exc.offset is not None or exc.page is not None) and exc.path == str(path), (i, exc)
-                refused += 1
-                continue
-            assert got == whole, f"byte {i} {data[i:i + 1]!r}->{bad[i:i + 1]!r}: read as other pieces"
-    return refused
+    return refused_or_unchanged(ps.READER, source, bit_flips(source.read_bytes(), offsets), tmp_path / "damaged.ps")
 
 
 @pytest.fixture(scope="module")
 def padded(tmp_path_factory) -> Path:
-    """Our writer's output of the duplex sample: markers, stamps, and a pad page after each odd piece."""
-    index = ps.READER.index(STREAMS / "ps" / "statements_duplex.ps", job_id="J1")
-    out = ps.WRITER.write(index, shuffled_plan(index, seed=9, jobs=2), tmp_path_factory.mktemp("padded"))[0]
-    assert b"%%PMC-Pad: " in out.read_bytes()
-    return out
+    return fuzzkit.padded_output(ps, STREAMS / "ps" / "statements_duplex.ps", tmp_path_factory.mktemp("padded"),
+                                 b"%%PMC-Pad: ")
 
 
 def test_every_damaged_piece_marker_keyword_is_refused_or_changes_nothing(tmp_path, padded):
@@ -96,5 +78,5 @@ def test_a_prolog_that_reads_duplex_and_tumble_is_not_taken_for_damage(tmp_path)
     path.write_bytes(data.replace(b"%%EndProlog\n", b"/pmcplex { currentpagedevice /Duplex get currentpagedevice "
                                                     b"/Tumble get } bind def\n%%EndProlog\n", 1))
     assert b"/Tumble get" in path.read_bytes()
-    assert [(pid, plex) for pid, _, _, _, plex in pieces_of(path)] == \
-        [(pid, plex) for pid, _, _, _, plex in pieces_of(STREAMS / "ps" / "statements.ps")]
+    assert [(x[0], x[4]) for x in pieces_of(path)] == \
+        [(x[0], x[4]) for x in pieces_of(STREAMS / "ps" / "statements.ps")]
