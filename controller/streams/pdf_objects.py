@@ -169,7 +169,7 @@ _PLAIN_BYTES = bytes(b for b in range(256) if b in b"\x00\t\n\x0c\r " or 0x21 <=
 # A text whose every digit is read as 0: texts that differ only in their digits tokenize alike (a digit is a
 # regular character, whatever token it is in), so one of them parsing whole vouches for the others
 DIGITS_AS_ZERO = bytes.maketrans(b"123456789", b"000000000")
-_SOUND = 4096  # such shapes remembered by one `plain_objects` reader
+_SOUND = 4096  # such shapes remembered by one reader (`PdfObjects._sound_text`)
 _WINDOW = 1 << 18  # bytes read at once by `plain_objects`
 _NEAR = 1 << 16  # objects further apart than this are read separately
 _NAME_ONLY = {Name}
@@ -431,7 +431,7 @@ class PdfObjects:
             self._blocks: dict[int, bytes] = {}
             self._objstms: dict[int, tuple[bytes, list[int], int, int]] = {}
             self._resolving: set[int] = set()
-            self._sound: set[bytes] = set()  # texts (digits read as 0) seen to parse whole: `plain_objects`
+            self._sound: set[bytes] = set()  # texts (digits read as 0) seen to parse whole: `_sound_text`
             if xref is not None and xref.stat == self.stat:
                 self._offsets, self._gens, self.trailer = xref.offsets, xref.gens, xref.trailer
             else:
