@@ -347,6 +347,7 @@ class _Work:
     reason: str | None = None  # why it was re-routed (None: first routing)
     since: float = 0.0  # when it began waiting for a printer
     uncertain_on: str | None = None  # a submission to this printer failed midway: it may hold the job
+    counter_sent: int | None = None  # the page counter read just before that submission (None: not read)
     # printers not to route it to while a job of theirs is unsettled (see `_Run.held_off`): a printer that did not
     # answer when a resumed run asked for its jobs, and may hold (and print) these pieces under the old job
     exclude: frozenset[str] = frozenset()
@@ -757,6 +758,7 @@ class _Run:
             # it may have been accepted before the connection failed: look for it by name before sending again
             logger.warning("fleet: submitting %s to %s failed: %s", job.print_job_id, p.config.name, exc)
             work.uncertain_on = p.config.name
+            work.counter_sent = counter_start  # the job's counter start, if the printer took it
             return
         p.queue.popleft()
         self.start_submission(p, work, js.job_id, counter_start)
@@ -795,15 +797,19 @@ class _Run:
         return [js for js in jobs if js.name == name and js.state not in dead]
 
     async def adopt(self, p: _Printer, work: _Work) -> bool:
-        """A submission whose answer was lost: if the printer holds the job, track it rather than send it twice."""
+        """A submission whose answer was lost: if the printer holds the job, track it rather than send it twice.
+
+        Its counter start is the page counter read just before it was sent: the printer was sent nothing since (its
+        queue's head is this job until it is found or sent again), so the counter's advance since is this job's, and
+        it is reconciled (or counted, if the printer loses it in a restart) as any job is."""
         found = await self.jobs_named(p, work.ipp_name)
         if found is None:
             return True  # still not answering: try again on a later step
         work.uncertain_on = None
         if found:
             p.queue.popleft()
-            self.start_submission(p, work, found[0].job_id, None)  # its counter start is lost: no counter check
-            await self.record_submission(p, work, found[0].job_id, None)
+            self.start_submission(p, work, found[0].job_id, work.counter_sent)
+            await self.record_submission(p, work, found[0].job_id, work.counter_sent)
             logger.warning("fleet: %s holds %s as job %d although its answer was lost: tracking it, not resending",
                            p.config.name, work.job.print_job_id, found[0].job_id)
             return True
