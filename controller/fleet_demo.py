@@ -155,9 +155,14 @@ async def fleet_demo(
                     tg.create_task(reconnect_lp2(), name="operator[lp-2].reconnect")
                 if power_cut:
                     tg.create_task(power_on_lp3(), name="operator[lp-3].power")
+                # io_timeout_s bounds the wait for a printer that answers as well as for a silent one: the printers
+                # answer from this process's event loop, and on a busy machine a stall of the process longer than
+                # the bound (it was 0.5 s) made one that answers look silent, and moved its work. A silent printer
+                # is failed over after two unanswered polls (IPP and SNMP each wait the bound): 1.5 s keeps the
+                # demo within a few seconds of what it took (lp-2 and lp-3 are silent until their work has moved)
                 printing = tg.create_task(print_run(
                     configs, all_jobs, all_pieces, page_list_documents(by_id, run=run), ledger,
-                    document_format=PAGE_LIST_FORMAT, grace_s=0.2, poll_s=0.05, io_timeout_s=0.5,
+                    document_format=PAGE_LIST_FORMAT, grace_s=0.2, poll_s=0.05, io_timeout_s=1.5,
                     orphan_timeout_s=30, run_timeout_s=120), name="fleet.print_run")
             report = printing.result()
             problems = check_sheets([[s.control_code for s in sim.state.output] for sim in sims], all_pieces,
