@@ -95,6 +95,19 @@ async def open_ledger(path: Path, pieces: list[Piece]) -> Ledger:
     return ledger
 
 
+async def run_beside(operators: dict[str, object], configs, jobs, pieces, ledger, *, grace_s: float,
+                     timeout: float = 150):  # noqa: ANN001
+    """`print_run` of the page-list documents, with the named operator coroutines (a hand at a printer)
+    running beside it; its report."""
+    async with asyncio.timeout(timeout), asyncio.TaskGroup() as tg:
+        for name, operator in operators.items():
+            tg.create_task(operator, name=name)
+        run = tg.create_task(print_run(configs, jobs, pieces, page_list_documents({p.piece_id: p for p in pieces}, run=RUN),
+                                       ledger, document_format=PAGE_LIST_FORMAT, grace_s=grace_s, poll_s=0.02,
+                                       io_timeout_s=1.0, orphan_timeout_s=20), name="fleet.print_run")
+    return run.result()
+
+
 def routings(history) -> list:  # noqa: ANN001
     """A piece's SPOOLED events that routed it (not the records of a job reaching its printer)."""
     return [h for h in history if h.kind is PieceEventKind.SPOOLED and "submitted" not in (h.data or {})]
@@ -312,13 +325,8 @@ async def test_work_moved_off_a_printer_that_went_silent_after_a_lost_answer_is_
             lp1.clear(Fault.OFFLINE)
 
         try:
-            async with asyncio.timeout(150), asyncio.TaskGroup() as tg:
-                tg.create_task(reconnect(), name="operator[lp-1].reconnect")
-                run = tg.create_task(print_run(configs, jobs, pieces,
-                                               page_list_documents({p.piece_id: p for p in pieces}, run=RUN), ledger,
-                                               document_format=PAGE_LIST_FORMAT, grace_s=0.1, poll_s=0.02,
-                                               io_timeout_s=1.0, orphan_timeout_s=20), name="fleet.print_run")
-            report = run.result()
+            report = await run_beside({"operator[lp-1].reconnect": reconnect()}, configs, jobs, pieces, ledger,
+                                      grace_s=0.1)
             assert await ledger.counts_by_state(RUN) == {RUN: {PieceState.PRINTED: len(pieces)}}
             printed_on = {h.device for p in pieces for h in await ledger.history(p.piece_id)
                           if h.kind is PieceEventKind.PRINTED}

@@ -8,12 +8,11 @@ import asyncio
 
 import pytest
 
-from controller.fleet import PAGE_LIST_FORMAT, page_list_documents, print_run
 from controller.fleet_demo import check_sheets
 from controller.model import PieceState
 from simulators.printer import Fault
 
-from tests.controller.test_fleet import RUN, open_ledger, printers, routings, run_of
+from tests.controller.test_fleet import RUN, open_ledger, printers, routings, run_beside, run_of
 
 
 @pytest.mark.timeout(180)
@@ -44,13 +43,7 @@ async def test_a_printer_losing_power_mid_job_fails_over_once_and_every_sheet_is
             lp1.clear(Fault.POWER_OFF)
 
         try:
-            async with asyncio.timeout(150), asyncio.TaskGroup() as tg:
-                tg.create_task(operator(), name="operator[lp-1].power")
-                run = tg.create_task(print_run(configs, jobs, pieces,
-                                               page_list_documents({p.piece_id: p for p in pieces}, run=RUN), ledger,
-                                               document_format=PAGE_LIST_FORMAT, grace_s=grace, poll_s=0.02,
-                                               io_timeout_s=1.0, orphan_timeout_s=20), name="fleet.print_run")
-            report = run.result()
+            report = await run_beside({"operator[lp-1].power": operator()}, configs, jobs, pieces, ledger, grace_s=grace)
             assert await ledger.verify() == []
             assert await ledger.counts_by_state(RUN) == {RUN: {PieceState.PRINTED: len(pieces)}}
         finally:
@@ -97,13 +90,7 @@ async def test_a_job_found_on_its_printer_after_its_answer_was_lost_keeps_its_co
             lp1.clear(Fault.POWER_OFF)
 
         try:
-            async with asyncio.timeout(150), asyncio.TaskGroup() as tg:
-                tg.create_task(operator(), name="operator[lp-1].power")
-                run = tg.create_task(print_run(configs, jobs, pieces,
-                                               page_list_documents({p.piece_id: p for p in pieces}, run=RUN), ledger,
-                                               document_format=PAGE_LIST_FORMAT, grace_s=30, poll_s=0.02,
-                                               io_timeout_s=1.0, orphan_timeout_s=20), name="fleet.print_run")
-            report = run.result()
+            report = await run_beside({"operator[lp-1].power": operator()}, configs, jobs, pieces, ledger, grace_s=30)
             assert await ledger.verify() == []
             assert await ledger.counts_by_state(RUN) == {RUN: {PieceState.PRINTED: len(pieces)}}
         finally:
