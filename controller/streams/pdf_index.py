@@ -363,9 +363,9 @@ class PdfReader:
             if end is None:
                 continue
             upto = spans[b][0] if b is not None else len(pages)
-            if upto <= end:
+            if upto <= end and b is not None:
                 raise PdfSyntaxError(f"document part {bounds[a].piece_id} ends at page {end + 1}, after the next one "
-                                     f"({bounds[b].piece_id}) starts at page {upto + 1}", spans[a][2])  # type: ignore[index]
+                                     f"({bounds[b].piece_id}) starts at page {upto + 1}", spans[a][2])
             loose = [k for k in range(end + 1, upto) if k not in pads]
             if loose:
                 raise PdfSyntaxError(f"pages {loose[0] + 1}..{loose[-1] + 1} are in no document part (after "
@@ -412,10 +412,9 @@ class PdfReader:
                         dest = resolve(dest.get("D"))
                 nxt, prev = item.get("Next"), item.get("Prev")
             if prev is not None and prev != before:
+                led = "the outline's /First names it" if before is None else f"the /Next of {_ref_text(before)} led to it"
                 raise PdfSyntaxError(f"outline entry {title!r} names {_ref_text(prev)} as the entry before it (/Prev), "
-                                     + ("but the outline's /First names it: an outline link is damaged" if before is None
-                                        else f"but the /Next of {_ref_text(before)} led to it: an outline link is damaged"),
-                                     at)
+                                     f"but {led}: an outline link is damaged", at)
             if not isinstance(dest, list) or len(dest) == 0:
                 raise PdfSyntaxError(f"outline entry {title!r} has no page destination", at)
             page = self._page_of(dest[0], pages, f"outline entry {title!r}", at)
