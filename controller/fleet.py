@@ -16,7 +16,9 @@ How work moves:
   prints is cancelled there (if it answers) and cut at a piece boundary after the last impression it
   confirmed; the pieces after the cut are routed elsewhere (SPOOLED again, with the reason), the sheets
   spoiled in the paper path and the delivered part of a cut piece are reported as spoils. The cut job's
-  final count is read before its printer is sent anything else (and at the end of the run): a sheet
+  final count is read before its printer is sent anything else (and at the end of the run), once the sheets
+  in its paper path at the cancel are out (the time of a few impressions at its speed after it was seen
+  cancelled; the printer is sent nothing, and the run does not end, meanwhile): a sheet
   that was in flight at the cancel, or whatever a silent printer went on printing unheard (it is
   cancelled when it answers again), is reported as duplicate sheets to pull, with an alert; a silent printer's
   job then reconciles with them as duplicates, as a job lost in a restart does (a sheet in flight at an answered
@@ -373,6 +375,9 @@ class _Placement:
 
 
 _FINAL = (ippd.JobState.COMPLETED, ippd.JobState.CANCELED, ippd.JobState.ABORTED)
+# A job cancelled with sheets in its paper path still delivers them (and counts them) after it says it is cancelled:
+# its final count is read once the printer had the time to print this many impressions (two duplex sheets) since
+_SETTLE_IMPRESSIONS = 4
 _FRESH = (PieceState.SORTED, PieceState.REPRINT_QUEUED)  # a piece ready to print (again)
 
 
@@ -401,6 +406,7 @@ class _Submission:
     seen_at_poll: int = 0  # job-impressions-completed at the previous poll
     lost: bool = False  # the printer no longer knows the job (it restarted): only its page counter can tell
     resumed: bool = False  # a cut job a resumed run found: cut after the pieces printed under it
+    final_at: float | None = None  # when it was seen cancelled (or otherwise final): its count settles after that
 
 
 @dataclass(slots=True)
@@ -525,7 +531,9 @@ class _Run:
         if self.stepping or self.waiting or any(p.queue or p.active for p in self.printers.values()):
             return False
         now = time.monotonic()
-        return all(self.cancelled(o) or now - o.moved_time >= self.orphan_timeout_s
+        # a cancelled cut job is waited for until its count has settled (`settled`), so that the run's last reading
+        # of it counts the sheets still in its paper path at the cancel
+        return all(self.settled(p, o) if self.cancelled(o) else now - o.moved_time >= self.orphan_timeout_s
                    for p in self.printers.values() for o in p.orphans)
 
     async def watch(self, p: _Printer) -> None:
@@ -583,6 +591,8 @@ class _Run:
             self.lose(p, sub, f"its job-id now names another job ({js.name!r})")
             return None
         sub.state = js.state
+        if self.cancelled(sub) and sub.final_at is None:
+            sub.final_at = time.monotonic()
         if js.impressions_completed is not None:
             sub.confirmed = js.impressions_completed
         return js
@@ -732,7 +742,7 @@ class _Run:
             return
         await self.close_cut_jobs(p)
         if any(self.cancelled(o) for o in p.orphans):
-            return  # their final count could not be read: not before the counter moves again
+            return  # their final count is not read or not settled yet: not before the counter moves again
         status = await self.snmp_poll(p)
         counter_start = status.page_count if status is not None and status.reachable else None
         document = await asyncio.to_thread(self.documents, job)
@@ -1254,6 +1264,15 @@ class _Run:
     def cancelled(sub: _Submission) -> bool:
         return isinstance(sub.state, ippd.JobState) and sub.state.is_final
 
+    def settled(self, p: _Printer, sub: _Submission) -> bool:
+        """A final cut job whose count can be read as final: the sheets in its paper path when it was cancelled (or
+        stopped: a printer says a job is cancelled before the sheets under its marker are out) have been delivered and
+        counted since. A job lost in a restart lost its sheets in flight with it."""
+        if not self.cancelled(sub) or sub.lost or sub.final_at is None:
+            return self.cancelled(sub)
+        settle_s = max(self.poll_s, _SETTLE_IMPRESSIONS * 60.0 / p.config.speed_ipm)
+        return time.monotonic() - sub.final_at >= settle_s
+
     async def settle_orphan(self, p: _Printer, sub: _Submission) -> None:
         """A cut job still on its printer: cancel it as soon as the printer answers (its count is read later)."""
         if p.view.health is Health.OFFLINE or self.cancelled(sub):
@@ -1278,12 +1297,16 @@ class _Run:
             return
         except (TimeoutError, DeviceError):
             return
+        else:
+            sub.final_at = time.monotonic()  # cancelled now: what was in its paper path is still delivered
         await self.job_status(p, sub)
 
     async def close_cut_jobs(self, p: _Printer) -> None:
         """Read the final count of the printer's cancelled cut jobs (before it starts another job, and at the
-        end of the run): whatever it delivered after the cut is a duplicate to pull, named in an alert."""
-        done = [sub for sub in p.orphans if self.cancelled(sub)]
+        end of the run) once it has settled (`settled`): whatever it delivered after the cut is a duplicate to pull,
+        named in an alert. One cancelled and not settled yet is left for a later step (the printer is sent nothing
+        meanwhile: see `submit`)."""
+        done = [sub for sub in p.orphans if self.settled(p, sub)]
         if not done:
             return
         for sub in done:
