@@ -407,6 +407,7 @@ class _Submission:
     lost: bool = False  # the printer no longer knows the job (it restarted): only its page counter can tell
     resumed: bool = False  # a cut job a resumed run found: cut after the pieces printed under it
     final_at: float | None = None  # when it was seen cancelled (or otherwise final): its count settles after that
+    sends_at: int | None = None  # its printer's `sends` when it was cut: its counter start holds while they stay so
 
 
 @dataclass(slots=True)
@@ -425,6 +426,7 @@ class _Printer:
     jobs: int = 0
     delivered: int = 0
     spoiled: int = 0
+    sends: int = 0  # Print-Job requests sent to it
 
 
 class _Run:
@@ -753,6 +755,7 @@ class _Run:
         attributes = [ippd.Attribute("media", media_keyword(job.media), ippd.Tag.KEYWORD)]
         if job.plex is Plex.DUPLEX:
             attributes.append(ippd.Attribute("sides", "two-sided-long-edge", ippd.Tag.KEYWORD))
+        p.sends += 1
         try:
             async with asyncio.timeout(self.io_timeout_s + 1):
                 js = await p.ipp.print_job(document, document_format=self.document_format,
@@ -1189,10 +1192,13 @@ class _Run:
         for work in moved_queue:
             if work.uncertain_on == name:
                 # its submission's answer was lost: the printer may hold it. Looked for (and cancelled, and any
-                # sheets it printed named as duplicates) when the printer answers again
+                # sheets it printed named as duplicates) when the printer answers again. Its counter start is the
+                # page counter read just before it was sent: the printer was sent nothing since (its queue's head was
+                # this job), so the counter's advance until its final count is read is this job's (as for `adopt`)
                 work.uncertain_on = None
                 sent = dataclasses.replace(work)  # placing it again draws a new job-name: the orphan keeps the one sent
-                p.orphans.append(_Submission(sent, name, 0, None, moved_at=0, moved_time=time.monotonic(), silent=True))
+                p.orphans.append(_Submission(sent, name, 0, work.counter_sent, moved_at=0, moved_time=time.monotonic(),
+                                             silent=True, sends_at=p.sends))
                 work.reason = f"moved off {name} after a submission that may have reached it: {why}"
             else:
                 work.reason = f"moved off {name} before it was sent: {why}"
@@ -1320,6 +1326,8 @@ class _Run:
 
     def close_cut_job(self, p: _Printer, sub: _Submission, counter_end: int | None) -> None:
         kept = sub.moved_at or 0
+        if sub.sends_at is not None and sub.sends_at != p.sends:
+            counter_end = None  # its printer was sent another job since its counter start: the advance is not its own
         if sub.lost:
             if counter_end is None or sub.counter_start is None:
                 moved = split_for_failover(sub.work.pieces, kept).remainder

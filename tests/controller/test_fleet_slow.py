@@ -53,6 +53,43 @@ async def test_a_slow_printer_taken_for_silent_has_every_sheet_it_printed_after_
 
 
 @pytest.mark.timeout(180)
+async def test_a_job_sent_to_a_printer_that_turns_slow_as_it_answers_is_cut_counted_and_its_sheets_named(tmp_path):
+    """lp-1 takes pj-1 but its answer to Print-Job is lost, and from then on lp-1 answers later than the fleet waits:
+    the job cannot be looked for, lp-1 is taken for silent and pj-1 moves to lp-2 while lp-1 prints it. When lp-1
+    answers in time again the job is found by its name, cancelled, and what it printed is named as duplicates; it is
+    reconciled on the page counter read before Print-Job was sent (lp-1 was sent nothing since). The fleet used to
+    keep no counter start for such a job: its reconciliation skipped the counter."""
+    from tests.controller.test_fleet import lose_the_print_job_answer
+
+    pieces, jobs = run_of(24, 1)
+    async with printers(2, speed=4) as (sims, configs):
+        lp1 = sims[0]
+        lp1.wire_hook = lose_the_print_job_answer(lp1, then=lambda: lp1.inject(Fault.SLOW_NETWORK, delay=1.5))
+        configs[1] = configs[1].model_copy(update={"speed_ipm": 100})  # so lp-1 is chosen first
+        ledger = await open_ledger(tmp_path / "l.sqlite", pieces)
+
+        async def operator() -> None:
+            last = jobs[0].piece_ids[-1]
+            while len(routings(await ledger.history(last))) < 2:  # its work moved
+                await asyncio.sleep(0.01)
+            lp1.clear(Fault.SLOW_NETWORK)
+
+        try:
+            report = await run_beside({"operator[lp-1].slow": operator()}, configs, jobs, pieces, ledger, grace_s=0.1)
+            assert await ledger.verify() == []
+            assert await ledger.counts_by_state(RUN) == {RUN: {PieceState.PRINTED: len(pieces)}}
+        finally:
+            await ledger.aclose()
+    print("\n".join(report.lines()))
+    assert check_sheets([[s.control_code for s in sim.state.output] for sim in sims], pieces, report, RUN) == []
+    (cut,) = [r for r in report.reconciliations if r.printer == "lp-1"]
+    assert cut.counter_delta == lp1.state.life_impressions == len(lp1.state.output) * 2, report.lines()
+    assert cut.ipp_completed == cut.planned + cut.duplicates and cut.duplicates > 0, report.lines()
+    assert all(r.balanced for r in report.reconciliations), report.lines()
+    assert [a for a in report.alerts if not a.startswith("lp-1 delivered")] == [], report.lines()
+
+
+@pytest.mark.timeout(180)
 async def test_a_slow_printer_cancelled_at_the_end_of_the_run_has_its_sheet_in_flight_named(tmp_path):
     """lp-1 is slow (taken for silent) until lp-2 has printed the work moved off it; lp-1 prints on meanwhile. When it
     answers in time again the run has nothing else to do: its cut job is cancelled with a sheet under the marker, which
