@@ -10,12 +10,33 @@ import contextlib
 import pytest
 
 from controller.config import PrinterConfig
-
 from controller.fleet_demo import check_sheets
 from controller.model import PieceState
 from simulators.printer import Fault, SimIppPrinter
-
 from tests.controller.test_fleet import RUN, open_ledger, printers, routings, run_beside, run_of
+
+
+async def run_with_slow_lp1(operator, configs, jobs, pieces, ledger):  # noqa: ANN001
+    """The run, with lp-1's operator beside it; the ledger sound and every piece printed once."""
+    try:
+        report = await run_beside({"operator[lp-1].slow": operator}, configs, jobs, pieces, ledger, grace_s=0.1)
+        assert await ledger.verify() == []
+        assert await ledger.counts_by_state(RUN) == {RUN: {PieceState.PRINTED: len(pieces)}}
+    finally:
+        await ledger.aclose()
+    return report
+
+
+def assert_lp1_cut_counted_and_named(report, sims, pieces) -> None:  # noqa: ANN001
+    """Every sheet on the stacks accounted for; lp-1's cut job reconciled on IPP and its page counter, with the
+    sheets it printed after the cut named as duplicates; no other alert."""
+    lp1 = sims[0]
+    assert check_sheets([[s.control_code for s in sim.state.output] for sim in sims], pieces, report, RUN) == []
+    (cut,) = [r for r in report.reconciliations if r.printer == "lp-1"]
+    assert cut.counter_delta == lp1.state.life_impressions == len(lp1.state.output) * 2, report.lines()
+    assert cut.ipp_completed == cut.planned + cut.duplicates and cut.duplicates > 0, report.lines()
+    assert all(r.balanced for r in report.reconciliations), report.lines()
+    assert [a for a in report.alerts if not a.startswith("lp-1 delivered")] == [], report.lines()
 
 
 @pytest.mark.timeout(180)
@@ -35,21 +56,10 @@ async def test_a_slow_printer_taken_for_silent_has_every_sheet_it_printed_after_
                 await asyncio.sleep(0.01)
             lp1.clear(Fault.SLOW_NETWORK)
 
-        try:
-            report = await run_beside({"operator[lp-1].slow": operator()}, configs, jobs, pieces, ledger, grace_s=0.1)
-            assert await ledger.verify() == []
-            assert await ledger.counts_by_state(RUN) == {RUN: {PieceState.PRINTED: len(pieces)}}
-        finally:
-            await ledger.aclose()
-    print("\n".join(report.lines()))
+        report = await run_with_slow_lp1(operator(), configs, jobs, pieces, ledger)
     (failover,) = report.failovers
     assert failover.printer == "lp-1" and failover.to == "lp-2" and failover.moved
-    assert check_sheets([[s.control_code for s in sim.state.output] for sim in sims], pieces, report, RUN) == []
-    (cut,) = [r for r in report.reconciliations if r.printer == "lp-1"]
-    assert cut.counter_delta == lp1.state.life_impressions == len(lp1.state.output) * 2, report.lines()
-    assert cut.ipp_completed == cut.planned + cut.duplicates and cut.duplicates > 0, report.lines()
-    assert all(r.balanced for r in report.reconciliations), report.lines()
-    assert [a for a in report.alerts if not a.startswith("lp-1 delivered")] == [], report.lines()
+    assert_lp1_cut_counted_and_named(report, sims, pieces)
 
 
 @pytest.mark.timeout(180)
@@ -74,19 +84,8 @@ async def test_a_job_sent_to_a_printer_that_turns_slow_as_it_answers_is_cut_coun
                 await asyncio.sleep(0.01)
             lp1.clear(Fault.SLOW_NETWORK)
 
-        try:
-            report = await run_beside({"operator[lp-1].slow": operator()}, configs, jobs, pieces, ledger, grace_s=0.1)
-            assert await ledger.verify() == []
-            assert await ledger.counts_by_state(RUN) == {RUN: {PieceState.PRINTED: len(pieces)}}
-        finally:
-            await ledger.aclose()
-    print("\n".join(report.lines()))
-    assert check_sheets([[s.control_code for s in sim.state.output] for sim in sims], pieces, report, RUN) == []
-    (cut,) = [r for r in report.reconciliations if r.printer == "lp-1"]
-    assert cut.counter_delta == lp1.state.life_impressions == len(lp1.state.output) * 2, report.lines()
-    assert cut.ipp_completed == cut.planned + cut.duplicates and cut.duplicates > 0, report.lines()
-    assert all(r.balanced for r in report.reconciliations), report.lines()
-    assert [a for a in report.alerts if not a.startswith("lp-1 delivered")] == [], report.lines()
+        report = await run_with_slow_lp1(operator(), configs, jobs, pieces, ledger)
+    assert_lp1_cut_counted_and_named(report, sims, pieces)
 
 
 @pytest.mark.timeout(180)
@@ -114,19 +113,8 @@ async def test_a_slow_printer_cancelled_at_the_end_of_the_run_has_its_sheet_in_f
             assert lp1.state.jobs[1].state.name == "PROCESSING"
             lp1.clear(Fault.SLOW_NETWORK)
 
-        try:
-            report = await run_beside({"operator[lp-1].slow": operator()}, configs, jobs, pieces, ledger, grace_s=0.1)
-            assert await ledger.verify() == []
-            assert await ledger.counts_by_state(RUN) == {RUN: {PieceState.PRINTED: len(pieces)}}
-        finally:
-            await ledger.aclose()
+        report = await run_with_slow_lp1(operator(), configs, jobs, pieces, ledger)
         await asyncio.sleep(1.5)  # whatever lp-1 had under its marker is on its stack now
-    print("\n".join(report.lines()))
     (failover,) = report.failovers
     assert failover.printer == "lp-1" and failover.to == "lp-2" and failover.moved
-    assert check_sheets([[s.control_code for s in sim.state.output] for sim in sims], pieces, report, RUN) == []
-    (cut,) = [r for r in report.reconciliations if r.printer == "lp-1"]
-    assert cut.counter_delta == lp1.state.life_impressions == len(lp1.state.output) * 2, report.lines()
-    assert cut.ipp_completed == cut.planned + cut.duplicates and cut.duplicates > 0, report.lines()
-    assert all(r.balanced for r in report.reconciliations), report.lines()
-    assert [a for a in report.alerts if not a.startswith("lp-1 delivered")] == [], report.lines()
+    assert_lp1_cut_counted_and_named(report, sims, pieces)
