@@ -78,7 +78,6 @@ class _Scan:
 _PAGE = re.compile(rb"^%%Page:\s*(\S+)\s+(\S+)\s*$")
 _PAGES = re.compile(rb"^%%Pages:\s*(\S+)")
 _DATA = re.compile(rb"^%%Begin(?:Data|Binary):\s*(\d+)(?:\s+\S+\s+(\S+))?")
-_DUPLEX = re.compile(rb"/Duplex\s+true")
 _PLEX_SETTING = re.compile(rb"/(Duplex|Tumble)\s+([^\s/<>\[\](){}%]+)")
 PAD_COMMENT = "%%PMC-Pad"
 # the comments of our own namespace: a marker, address line or pad comment damaged into another name
@@ -184,32 +183,33 @@ def scan(path: str, data: bytes | mmap.mmap) -> _Scan:
         raise StreamError(f"%%Pages: says {declared} pages, the file holds {len(pages)}", path=path,
                           offset=declared_at, page=len(pages))
     header = data[:header_end]
-    duplex = bool(_DUPLEX.search(header))
-    _check_plex_keys(path, header)
+    duplex = _duplex_setting(path, header)
     pads = sorted({page for page, _offset, line in markers if line.startswith(PAD_COMMENT)})
     return _Scan(size, header_end, pages, trailer_start, declared, declared_at, duplex, markers, pads, pad_labels)
 
 
-def _check_plex_keys(path: str, header: bytes) -> None:
-    """The setup's duplex setting, checked so that one damaged byte does not read as simplex: a value after
-    /Duplex one byte off true or false is refused, and so is a /Tumble setting (which only means anything on
-    duplex sheets) with no /Duplex setting beside it (a damaged /Duplex key). /Duplex and /Tumble used in other
-    ways (`currentpagedevice /Duplex get` in a procset) are left alone."""
-    duplex_set = False
+def _duplex_setting(path: str, header: bytes) -> bool:
+    """Whether the setup sets /Duplex true, checked so that one damaged byte does not read as simplex: a value
+    after /Duplex one byte off true or false is refused, and so is a /Tumble setting (which only means anything
+    on duplex sheets) with no /Duplex setting beside it (a damaged /Duplex key). /Duplex and /Tumble used in
+    other ways (`currentpagedevice /Duplex get` in a procset) are left alone."""
+    duplex_set, duplex, tumble_at = False, False, None
     for m in _PLEX_SETTING.finditer(header):
         key, value = m.group(1), m.group(2)
+        duplex = duplex or key == b"Duplex" and value.startswith(b"true")
         if value in (b"true", b"false"):
-            duplex_set = duplex_set or key == b"Duplex"
+            if key == b"Duplex":
+                duplex_set = True
+            elif tumble_at is None:
+                tumble_at = m.start()
         elif key == b"Duplex" and any(len(value) == len(word) and sum(x != y for x, y in zip(value, word)) == 1
                                       for word in (b"true", b"false")):
             raise StreamError(f"/Duplex is followed by {value[:12]!r}, not true or false", path=path,
                               offset=m.start())
-    if not duplex_set:
-        tumble = re.search(rb"/Tumble\s+(?:true|false)(?![^\s/<>\[\](){}%])", header)
-        if tumble:
-            raise StreamError("the setup sets /Tumble but no /Duplex: a damaged /Duplex key?", path=path,
-                              offset=tumble.start())
-
+    if not duplex_set and tumble_at is not None:
+        raise StreamError("the setup sets /Tumble but no /Duplex: a damaged /Duplex key?", path=path,
+                          offset=tumble_at)
+    return duplex
 
 class PsReader:
     format = StreamFormat.POSTSCRIPT
