@@ -1274,8 +1274,10 @@ class _Run:
         """A final cut job whose count can be read as final: the sheets in its paper path when it was cancelled (or
         stopped: a printer says a job is cancelled before the sheets under its marker are out) have been delivered and
         counted since. A job lost in a restart lost its sheets in flight with it."""
-        if not self.cancelled(sub) or sub.lost or sub.final_at is None:
-            return self.cancelled(sub)
+        if not self.cancelled(sub):
+            return False
+        if sub.lost or sub.final_at is None:
+            return True
         settle_s = max(self.poll_s, _SETTLE_IMPRESSIONS * 60.0 / p.config.speed_ipm)
         return time.monotonic() - sub.final_at >= settle_s
 
